@@ -1,0 +1,108 @@
+"""Batch normalisation over NCHW input, optionally fused with the ReLU that follows it."""
+from __future__ import annotations
+
+from ..autograd import Function
+from ..backend import array_module
+from ..errors import HalconDLError
+from ..kernels.layout import channel_rows, from_channel_major
+from ..kernels.parallel import parallel_for, rows_per_block
+
+
+class BatchNorm2d(Function):
+    """Per channel c, over the L = N·H·W values of the batch:
+
+    training   μ = (1/L) Σ x,   σ² = (1/L) Σ (x - μ)²,   x̂ = (x - μ) / √(σ² + ε)
+               running_mean ← (1 - m)·running_mean + m·μ
+               running_var  ← (1 - m)·running_var  + m·σ²·L/(L - 1)   (unbiased; PyTorch's rule)
+    eval       x̂ = (x - running_mean) / √(running_var + ε)
+    both       z = γ·x̂ + β,  then z = max(z, 0) when ``relu``
+
+    backward, with g' = g·[z > 0] under ReLU (g' = g otherwise) and r = γ/√(σ² + ε):
+    training   dβ = Σ g',   dγ = Σ g'·x̂,   dx = r·(g' - dβ/L - x̂·dγ/L)
+    eval       dβ = Σ g',   dγ = Σ g'·x̂,   dx = r·g'
+
+    Computed on channel rows in cache-sized blocks, split over the CPU threads.  The running
+    statistics (raw arrays) are updated in place, in training mode only.
+    """
+    def forward(self, x, gamma, beta, running_mean, running_var, training, momentum=0.1,
+                eps=1e-5, relu=False):
+        n, c, h, w = x.shape
+        length = n * h * w
+        if training and length < 2:
+            raise HalconDLError(f'batch_norm2d in training needs more than one value per '
+                                f'channel, got input of shape {x.shape}')
+        xp = array_module(x)
+        rows = channel_rows(x)
+        self.shape, self.relu, self.training, self.gamma = x.shape, relu, training, gamma
+        self.xhat, z = xp.empty_like(rows), xp.empty_like(rows)
+        self.inv_std = xp.empty(c, dtype=x.dtype)
+        mean, var = xp.empty(c, dtype=x.dtype), xp.empty(c, dtype=x.dtype)
+
+        def normalise(lo, hi):
+            xb, xhat = rows[lo:hi], self.xhat[lo:hi]
+            if training:
+                mean[lo:hi] = xb.sum(axis=1) / length
+                xp.subtract(xb, mean[lo:hi, None], out=xhat)
+                var[lo:hi] = xp.einsum('cl,cl->c', xhat, xhat) / length
+                inv = 1 / xp.sqrt(var[lo:hi] + eps)
+            else:
+                xp.subtract(xb, running_mean[lo:hi, None], out=xhat)
+                inv = 1 / xp.sqrt(running_var[lo:hi] + eps)
+            self.inv_std[lo:hi] = inv
+            xhat *= inv[:, None]
+            zb = z[lo:hi]
+            xp.multiply(xhat, gamma[lo:hi, None], out=zb)
+            zb += beta[lo:hi, None]
+            if relu:
+                xp.maximum(zb, 0, out=zb)
+        parallel_for(normalise, c, xp, work=4 * rows.size, rows_per_call=rows_per_block(length))
+        if training:
+            running_mean *= 1 - momentum
+            running_mean += momentum * mean
+            running_var *= 1 - momentum
+            running_var += (momentum * length / (length - 1)) * var
+        self.z = z
+        return from_channel_major(z.reshape(c, n, h, w))
+
+    def backward(self, g):
+        n, c, h, w = self.shape
+        length = n * h * w
+        xp = array_module(g)
+        grows = channel_rows(g)
+        need_x, need_gamma, need_beta = self.needs_input_grad[:3]
+        dgamma, dbeta = xp.empty(c, dtype=g.dtype), xp.empty(c, dtype=g.dtype)
+        dx = xp.empty_like(grows) if need_x else None
+
+        def grad(lo, hi):
+            gb, xhat = grows[lo:hi], self.xhat[lo:hi]
+            if self.relu:
+                gb = xp.where(self.z[lo:hi] > 0, gb, 0)
+            db = dbeta[lo:hi] = gb.sum(axis=1)
+            dg = dgamma[lo:hi] = xp.einsum('cl,cl->c', gb, xhat)
+            if need_x:
+                r = (self.gamma[lo:hi] * self.inv_std[lo:hi])[:, None]
+                dxb = dx[lo:hi]
+                if self.training:
+                    xp.multiply(xhat, (dg / length)[:, None], out=dxb)
+                    xp.subtract(gb, dxb, out=dxb)
+                    dxb -= (db / length)[:, None]
+                    dxb *= r
+                else:
+                    xp.multiply(gb, r, out=dxb)
+        parallel_for(grad, c, xp, work=4 * grows.size, rows_per_call=rows_per_block(length))
+        if need_x:
+            dx = from_channel_major(dx.reshape(c, n, h, w))
+        return dx, (dgamma if need_gamma else None), (dbeta if need_beta else None)
+
+
+def _raw(a):
+    return a.data if hasattr(a, 'requires_grad') else a
+
+
+def batch_norm2d(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5,
+                 relu=False):
+    """Batch normalisation of NCHW ``x`` with scale ``gamma`` and shift ``beta`` (C,); the
+    running statistics are arrays (or Tensors) updated in place when ``training``."""
+    return BatchNorm2d.apply(x, gamma, beta, running_mean=_raw(running_mean),
+                             running_var=_raw(running_var), training=bool(training),
+                             momentum=momentum, eps=eps, relu=relu)
