@@ -1,0 +1,7 @@
+"""Optimisers: SGD with momentum and Adam, exactly as SPEC §7 writes them."""
+from .adam import Adam
+from .sgd import SGD
+
+SOLVERS = {'sgd': SGD, 'adam': Adam}
+
+__all__ = ['SGD', 'Adam', 'SOLVERS']
