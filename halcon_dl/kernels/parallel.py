@@ -10,6 +10,7 @@ The thread count is the number of usable cores, or ``HALCON_DL_NUM_THREADS`` whe
 """
 from __future__ import annotations
 
+import contextvars
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -74,6 +75,9 @@ def parallel_for(fn, n: int, xp, work: int = 0, rows_per_call: int = 0) -> None:
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=num_threads(), thread_name_prefix='halcon_dl')
     bounds = [n * k // threads for k in range(threads + 1)]
-    futures = [_pool.submit(fn, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+    # each range runs in a copy of the caller's context, so np.errstate (a context variable)
+    # applies in the threads as it does here
+    futures = [_pool.submit(contextvars.copy_context().run, fn, lo, hi)
+               for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
     for f in futures:
         f.result()

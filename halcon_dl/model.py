@@ -1,0 +1,248 @@
+"""DLModel: a model of one type with its parameters, network and optimiser state.
+
+The model-type specifics (sample keys, network, losses, inference results) live in
+``halcon_dl.tasks``; this class holds what all types share: the parameter table, the training
+step of SPEC §5 and inference of SPEC §9.
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import numpy as np
+
+from .autograd import Tensor, no_grad
+from .backend import array_module, check_runtime, make_rng, retain_freed_memory, to_device
+from .errors import HalconDLError
+from .losses import weight_prior_loss
+from .optim import SOLVERS
+from .params import MODEL_TYPES, PARAMS, spec, validate
+from .tasks import TASKS
+
+_system = {'seed_rand': 0, 'cudnn_deterministic': 'false'}
+
+
+class DLModel:
+    """A deep-learning model: create with ``create_dl_model``, train with ``train_batch``."""
+
+    def __init__(self, model_type, *, backbone='compact', class_ids, class_names=None,
+                 image_width, image_height, image_num_channels, seed=None, **params):
+        if model_type not in TASKS:
+            raise HalconDLError(f'model type {model_type!r} is not supported; supported: '
+                                f'{sorted(TASKS)} (of HALCON\'s {list(MODEL_TYPES)} and others)')
+        self.type, self.backbone = model_type, backbone
+        self.task = TASKS[model_type]()
+        if backbone not in self.task.backbones:
+            raise HalconDLError(f'unknown backbone {backbone!r}; valid: {list(self.task.backbones)}')
+        self.seed = _system['seed_rand'] if seed is None else int(seed)
+        self.rng = make_rng(self.seed)
+        self.params = {n: p.default for n, p in PARAMS.items() if model_type in p.types}
+        self.params.update(type=model_type, backbone=backbone, runtime='cpu', precision='float32')
+        self.params['base_width'] = int(params.pop('base_width', self.params['base_width']))
+        self.params['class_ids'] = validate('class_ids', class_ids, self)
+        self.params['class_names'] = [str(c) for c in self.class_ids]
+        if class_names is not None:
+            self.params['class_names'] = validate('class_names', class_names, self)
+        self.params['class_weights'] = [1.0] * len(self.class_ids)
+        for name, value in (('image_width', image_width), ('image_height', image_height),
+                            ('image_num_channels', image_num_channels)):
+            self.params[name] = validate(name, value, self)
+        late = {k: params.pop(k) for k in ('runtime', 'precision') if k in params}
+        for name, value in params.items():
+            self.set_param(name, value)
+        self.params['precision'] = validate('precision', late.get('precision', 'float32'), self)
+        self.network = self.task.build_network(self, self.rng)
+        self.solver = SOLVERS[self.params['solver_type']]()
+        if 'runtime' in late:
+            self.set_param('runtime', late['runtime'])
+
+    # -- properties -------------------------------------------------------------------------------
+    class_ids = property(lambda self: self.params['class_ids'])
+    dtype = property(lambda self: np.dtype(self.params['precision']))
+    runtime = property(lambda self: self.params['runtime'])
+    xp = property(lambda self: array_module(next(iter(self.parameters().values()))))
+
+    def parameters(self) -> 'OrderedDict[str, object]':
+        """Ordered mapping parameter name -> live array (writing into an array changes the model)."""
+        return OrderedDict((n, p.data) for n, p in self.network.named_parameters())
+
+    def buffers(self) -> 'OrderedDict[str, object]':
+        """Ordered mapping buffer name -> live array (BatchNorm running statistics)."""
+        return OrderedDict((n, b.data) for n, b in self.network.named_buffers())
+
+    def optimizer_state(self) -> dict:
+        """The optimiser's state arrays by key (live)."""
+        return self.solver.state()
+
+    # -- parameters -------------------------------------------------------------------------------
+    def get_param(self, name):
+        entry = spec(name, self.type)
+        value = len(self.class_ids) if entry.name == 'num_classes' else self.params[entry.name]
+        return list(value) if isinstance(value, (list, tuple)) else value
+
+    def set_param(self, name, value):
+        value = validate(name, value, self)
+        if name in ('image_range_min', 'image_range_max'):
+            low = value if name == 'image_range_min' else self.params['image_range_min']
+            high = value if name == 'image_range_max' else self.params['image_range_max']
+            if not low < high:
+                raise HalconDLError(f"parameter '{name}': image_range_min must be below "
+                                    f'image_range_max, got {low} and {high}')
+        if name == 'runtime':
+            check_runtime(value)
+        old = self.params.get(name)
+        self.params[name] = value
+        if hasattr(self, 'network'):
+            self._apply_param(name, old, value)
+
+    def _apply_param(self, name, old, value):
+        """Side effects of a parameter change on the network and optimiser."""
+        if name == 'class_ids':
+            n = len(value)
+            if len(self.params['class_names']) != n:
+                self.params['class_names'] = [str(c) for c in value]
+            if len(self.params['class_weights']) != n:
+                self.params['class_weights'] = [1.0] * n
+            if n != len(old):
+                self.solver.forget(self.task.rebuild_head(self, self.rng))
+        elif name == 'image_num_channels' and value != old:
+            self.solver.forget(self.task.rebuild_input(self, self.rng))
+        elif name == 'solver_type' and value != old:
+            self.solver = SOLVERS[value]()
+        elif name == 'batchnorm_momentum':
+            for m in self.network.modules():
+                if hasattr(m, 'momentum'):
+                    m.momentum = value
+        elif name == 'runtime':
+            self.network.to(value)
+            self.solver.map_arrays(lambda a: to_device(a, value))
+        elif name == 'precision':
+            self.network.astype(value)
+            self.solver.map_arrays(lambda a: a.astype(value))
+
+    # -- training (SPEC §5) -----------------------------------------------------------------------
+    def train_batch(self, samples) -> dict:
+        """One training step on ``batch_size × batch_size_multiplier`` samples; returns losses."""
+        losses, grads = self.gradients(samples)
+        self._solver_step(dict(self.parameters()), grads)
+        return losses
+
+    def gradients(self, samples):
+        """The losses and the full gradient of one training step, without the update.
+
+        Returns ``(losses, grads)``: the DLTrainResult dict and, per parameter name, the gradient
+        the optimiser receives, g = (1/M) Σ_k ∇L_k + α·w (α·w for regularised weights only),
+        all at the current weights.  BatchNorm running statistics are updated as in training
+        (per sub-batch); on any failure they are restored and the error re-raised.
+        """
+        samples = list(samples)
+        size, parts = self.params['batch_size'], self.params['batch_size_multiplier']
+        if len(samples) != size * parts:
+            raise HalconDLError(
+                f'train_dl_model_batch needs batch_size x batch_size_multiplier = {size} x '
+                f'{parts} = {size * parts} samples, got {len(samples)}')
+        batch = self.task.collate(self, samples)
+        retain_freed_memory()
+        params = self.network.named_parameters()
+        saved_stats = [b.data.copy() for _, b in self.network.named_buffers()]
+        sums = dict.fromkeys(self.task.head_losses, 0.0)
+        weights = self.task.loss_weights(self)
+        self.network.train()
+        try:
+            for _, p in params:
+                p.grad = None
+            with np.errstate(all='ignore'):      # non-finite results are reported below
+                self._accumulate(batch, parts, size, sums, weights)
+            for _, p in params:                  # a parameter the loss does not reach
+                if p.grad is None:
+                    p.grad = array_module(p.data).zeros_like(p.data)
+            bad = [n for n, v in sums.items() if not math.isfinite(v)]
+            bad += [n for n, p in params if not bool(array_module(p.grad).isfinite(p.grad).all())]
+            if bad:
+                raise HalconDLError(f'training step produced non-finite values in {bad}; weights, '
+                                    'optimiser state and BatchNorm statistics are unchanged')
+        except BaseException:
+            for (_, b), data in zip(self.network.named_buffers(), saved_stats):
+                b.data[...] = data
+            for _, p in params:
+                p.grad = None
+            raise
+        losses = {name: value / parts for name, value in sums.items()}
+        alpha = self.params['weight_prior']
+        regularized = [p.data for _, p in params if p.regularize]
+        losses['regularization_loss'] = weight_prior_loss(regularized, alpha) if alpha > 0 else 0.0
+        losses = {'total_loss': sum(weights[n] * losses[n] for n in sums)
+                  + losses['regularization_loss'], **losses}
+        grads = {}
+        for name, p in params:
+            g = p.grad / parts if parts > 1 else p.grad
+            grads[name] = g + alpha * p.data if alpha > 0 and p.regularize else g
+            p.grad = None
+        return losses, grads
+
+    def _accumulate(self, batch, parts, size, sums, weights):
+        """Forward and backward of each sub-batch: gradients add up in ``.grad``, loss values
+        in ``sums``."""
+        for k in range(parts):
+            part = {key: a[k * size:(k + 1) * size] for key, a in batch.items()}
+            terms = self.task.losses(self, self.network(Tensor(part['images'])), part)
+            total = None
+            for name, term in terms.items():
+                weighted = term * weights[name] if weights[name] != 1.0 else term
+                total = weighted if total is None else total + weighted
+            total.backward()
+            for name, term in terms.items():
+                sums[name] += float(term.data)
+
+    def _solver_step(self, weights, grads):
+        p = self.params
+        if p['solver_type'] == 'sgd':
+            self.solver.step(weights, grads, p['learning_rate'], p['momentum'])
+        else:
+            self.solver.step(weights, grads, p['learning_rate'], p['adam_beta1'], p['adam_beta2'],
+                             p['adam_epsilon'])
+
+    # -- inference (SPEC §9) ----------------------------------------------------------------------
+    def apply(self, samples) -> list:
+        """Inference on any number of samples (in chunks of batch_size), BatchNorm in eval mode."""
+        samples = list(samples)
+        size = self.params['batch_size']
+        results = []
+        self.network.eval()
+        try:
+            with no_grad():
+                for k in range(0, len(samples), size):
+                    batch = self.task.collate(self, samples[k:k + size], labels=False)
+                    results += self.task.results(self, self.network(Tensor(batch['images'])))
+        finally:
+            self.network.train()
+        return results
+
+
+def set_system(name, value):
+    """Global settings: 'seed_rand' (default seed of new models) and 'cudnn_deterministic'.
+
+    The CPU path is always deterministic.  On the GPU no op uses atomic scatter-adds in its
+    backward, so 'cudnn_deterministic' = 'true' holds without changing any kernel; it is stored
+    and reported by ``get_system``.
+    """
+    if name == 'seed_rand':
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise HalconDLError(f"set_system('seed_rand', ...) needs an integer >= 0, got {value!r}")
+        _system['seed_rand'] = int(value)
+    elif name == 'cudnn_deterministic':
+        if value not in ('true', 'false'):
+            raise HalconDLError(f"set_system('cudnn_deterministic', ...) needs 'true' or 'false', "
+                                f'got {value!r}')
+        _system['cudnn_deterministic'] = value
+    else:
+        raise HalconDLError(f'unknown system parameter {name!r}; valid: {sorted(_system)}')
+
+
+def get_system(name):
+    if name not in _system:
+        raise HalconDLError(f'unknown system parameter {name!r}; valid: {sorted(_system)}')
+    return _system[name]
+
+
+__all__ = ['DLModel', 'set_system', 'get_system']

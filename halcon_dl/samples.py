@@ -1,0 +1,79 @@
+"""DLSample validation and batching helpers (SPEC §3).
+
+Every violation raises :class:`HalconDLError` naming the sample (its ``image_id``, else its
+position in the batch), the key and what was expected.  Validation happens before anything in
+the model changes.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .backend import array_module, to_numpy
+from .errors import HalconDLError
+
+
+def describe(sample, position: int) -> str:
+    """'sample 3 (image_id 17)' — how errors name a sample."""
+    image_id = sample.get('image_id') if isinstance(sample, dict) else None
+    return f'sample {position}' + (f' (image_id {image_id})' if image_id is not None else '')
+
+
+def fail(sample, position, key, message):
+    raise HalconDLError(f"{describe(sample, position)}: key '{key}': {message}")
+
+
+def require(sample, position, key):
+    """The value of ``key``; an error if the sample is not a dict or lacks the key."""
+    if not isinstance(sample, dict):
+        raise HalconDLError(f'{describe({}, position)}: expected a dict, got {type(sample).__name__}')
+    if key not in sample:
+        fail(sample, position, key, 'missing')
+    return sample[key]
+
+
+def check_image(sample, position, height, width, channels):
+    """The sample's image as an (H, W, C) float array, checked for shape, dtype and finiteness.
+
+    Accepted: float32 (the working precision) or float64, shape (H, W, C), or (H, W) when C = 1.
+    """
+    image = require(sample, position, 'image')
+    if not hasattr(image, 'dtype') or not hasattr(image, 'shape'):
+        fail(sample, position, 'image', f'expected a float32 array, got {type(image).__name__}')
+    expected = (height, width, channels)
+    shape_ok = image.shape == expected or (channels == 1 and image.shape == (height, width))
+    if not shape_ok:
+        fail(sample, position, 'image', f'expected shape {expected}'
+             + (f' or {(height, width)}' if channels == 1 else '') + f', got {image.shape}')
+    if image.dtype not in (np.float32, np.float64):
+        fail(sample, position, 'image', f'expected dtype float32, got {image.dtype} '
+             '(convert raw images with preprocess_dl_samples)')
+    if not bool(array_module(image).isfinite(image).all()):
+        fail(sample, position, 'image', 'contains NaN or infinite values')
+    return image.reshape(expected)
+
+
+def check_id(sample, position, key, value, valid_ids, allowed='class IDs'):
+    """A single integer label ID that must be in ``valid_ids``."""
+    if hasattr(value, 'shape'):
+        if value.size != 1:
+            fail(sample, position, key, f'expected one ID, got an array of shape {value.shape}')
+        value = to_numpy(value).reshape(-1)[0]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) \
+            or float(value) != int(value):
+        fail(sample, position, key, f'expected an integer ID, got {value!r}')
+    value = int(value)
+    if value not in valid_ids:
+        fail(sample, position, key, f'expected one of the {allowed} {sorted(valid_ids)}, got {value}')
+    return value
+
+
+def stack_images(images, dtype, runtime_xp):
+    """(N, C, H, W) batch of (H, W, C) images in ``dtype`` on the array module ``runtime_xp``.
+
+    The images are stacked as (N, H, W, C) and viewed as NCHW (no transposing copy: the first
+    convolution reads any layout).
+    """
+    batch = np.stack([to_numpy(im) for im in images]).astype(dtype, copy=False)
+    return runtime_xp.asarray(batch).transpose(0, 3, 1, 2)

@@ -1,0 +1,55 @@
+"""Helpers for model-level checks: random samples, snapshots of all mutable model state."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from ..backend import to_numpy
+from ..nn import Conv2d, Dense, Module
+from .. import ops
+
+
+def random_samples(model, count, seed=0, label_ids=None):
+    """``count`` classification samples fitting ``model``, images uniform in its value range."""
+    rng = np.random.default_rng(seed)
+    p = model.params
+    ids = model.class_ids if label_ids is None else label_ids
+    lo, hi = p['image_range_min'], p['image_range_max']
+    shape = (p['image_height'], p['image_width'], p['image_num_channels'])
+    return [{'image': rng.uniform(lo, hi, shape).astype(np.float32),
+             'image_label_id': ids[i % len(ids)], 'image_id': 100 + i} for i in range(count)]
+
+
+def snapshot(model) -> dict:
+    """Copies (NumPy) of every parameter, buffer and optimiser state array, and the params."""
+    arrays = {f'param.{k}': v for k, v in model.parameters().items()}
+    arrays.update({f'buffer.{k}': v for k, v in model.buffers().items()})
+    arrays.update({f'opt.{k}': v for k, v in model.optimizer_state().items()})
+    state = {k: to_numpy(v).copy() for k, v in arrays.items()}
+    state['params'] = copy.deepcopy(model.params)
+    state['adam_t'] = getattr(model.solver, 't', None)
+    return state
+
+
+def assert_same_snapshot(a: dict, b: dict) -> None:
+    """Bit-identical: same keys, same dtypes, same bytes (NaN-safe)."""
+    assert a.keys() == b.keys(), set(a) ^ set(b)
+    for k in a:
+        if isinstance(a[k], np.ndarray):
+            assert a[k].dtype == b[k].dtype and a[k].shape == b[k].shape, k
+            assert a[k].tobytes() == b[k].tobytes(), f'{k} changed'
+        else:
+            assert a[k] == b[k], f'{k} changed: {a[k]!r} -> {b[k]!r}'
+
+
+class NoBatchNormNet(Module):
+    """conv3x3 C->4 (bias) + ReLU, global average pool, dense: a classifier without BatchNorm."""
+
+    def __init__(self, in_channels, num_classes, rng, dtype=np.float64):
+        super().__init__()
+        self.conv = Conv2d(in_channels, 4, 3, rng, padding=1, dtype=dtype)
+        self.fc = Dense(4, num_classes, rng, dtype=dtype)
+
+    def forward(self, x):
+        return self.fc(ops.global_avg_pool2d(ops.relu(self.conv(x))))
