@@ -106,15 +106,20 @@ def split_phases(x, win: Window, ho: int, wo: int, fill: float = 0.0) -> dict:
     hq, wq = win.phase_shape(ho, wo)
     phases = {}
     for (a, b) in sorted({ab for _, _, ab, _, _ in win.offsets()}):
-        buf = xp.full((c, n, hq, wq), fill, dtype=x.dtype)
+        buf = xp.empty((c, n, hq, wq), dtype=x.dtype)
         q0, q1, r0 = _phase_span(a, win.sh, win.ph, h, hq)
         u0, u1, c0 = _phase_span(b, win.sw, win.pw, w, wq)
-        if q1 > q0 and u1 > u0:
-            src = xc[:, :, r0:r0 + win.sh * (q1 - q0):win.sh, c0:c0 + win.sw * (u1 - u0):win.sw]
+        q1, u1 = max(q0, q1), max(u0, u1)
+        src = xc[:, :, r0:r0 + win.sh * (q1 - q0):win.sh, c0:c0 + win.sw * (u1 - u0):win.sw]
 
-            def copy(lo, hi, buf=buf, src=src, q0=q0, q1=q1, u0=u0, u1=u1):
-                buf[lo:hi, :, q0:q1, u0:u1] = src[lo:hi]
-            parallel_for(copy, c, xp, work=buf.size)
+        def copy(lo, hi, buf=buf, src=src, q0=q0, q1=q1, u0=u0, u1=u1):
+            part = buf[lo:hi]
+            part[:, :, :q0] = fill                  # padding rows and columns around the
+            part[:, :, q1:] = fill                  # real pixels; the rest is overwritten
+            part[:, :, q0:q1, :u0] = fill
+            part[:, :, q0:q1, u1:] = fill
+            part[:, :, q0:q1, u0:u1] = src[lo:hi]
+        parallel_for(copy, c, xp, work=buf.size)
         phases[(a, b)] = buf
     return phases
 

@@ -30,16 +30,19 @@ class Conv2d(Function):
         self.ho, self.wo = ho, wo = win.output_size(h, wd)
         self.x_shape, self.w2 = x.shape, w.reshape(co, -1)
         self.chunks = batch_chunks(n, self.w2.shape[1] * ho * wo * x.dtype.itemsize)
+        self.x = x if self.needs_input_grad[1] else None     # to rebuild cols when needed
         xp = array_module(x)
         if len(self.chunks) == 1:
             cols = im2col(x, win)
             y = (self.w2 @ cols).reshape(co, n, ho * wo)
-            self.cols, self.x = (cols if self.needs_input_grad[1] else None), None
+            self.cols = cols if self.needs_input_grad[1] else None
+            # backward may reuse cols' memory for dcols unless cols is a view of x (1x1 conv)
+            self.owns_cols = not xp.may_share_memory(cols, x)
         else:
             y = xp.empty((co, n, ho * wo), dtype=x.dtype)
             for n0, n1 in self.chunks:
                 y[:, n0:n1] = (self.w2 @ im2col(x[n0:n1], win)).reshape(co, n1 - n0, ho * wo)
-            self.cols, self.x = None, (x if self.needs_input_grad[1] else None)
+            self.cols = None
         if b is not None:
             y += b[:, None, None]
         return from_channel_major(y.reshape(co, n, ho, wo))
@@ -60,7 +63,11 @@ class Conv2d(Function):
                 dw_chunk = (cols @ gc.T).T
                 dw = dw_chunk if dw is None else dw + dw_chunk
             if need_x:
-                dx_parts.append(col2im(self.w2.T @ gc, (n1 - n0, ci, h, wd), self.win))
+                if self.cols is not None and self.owns_cols:    # dW has read cols: reuse it
+                    dcols, self.cols = xp.matmul(self.w2.T, gc, out=self.cols), None
+                else:
+                    dcols = self.w2.T @ gc
+                dx_parts.append(col2im(dcols, (n1 - n0, ci, h, wd), self.win))
         dx = None
         if need_x:
             dx = dx_parts[0] if len(dx_parts) == 1 else from_channel_major(
@@ -68,6 +75,7 @@ class Conv2d(Function):
         if need_w:
             dw = dw.reshape(co, ci, self.win.kh, self.win.kw)
         return (dx, dw, db)[:len(self.needs_input_grad)]
+
 
 def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
     """2-D convolution of NCHW ``x`` with (Co, Ci, kh, kw) weights ``w`` and optional bias ``b``."""
