@@ -126,10 +126,9 @@ class Maximum(Function):
         return array_module(x, y).maximum(x, y)
 
     def backward(self, g):
-        xp = array_module(g)
-        half = xp.where(self.x == self.y, 0.5 * g, 0)
-        dx = xp.where(self.x > self.y, g, half) if self.needs_input_grad[0] else None
-        dy = xp.where(self.y > self.x, g, half) if self.needs_input_grad[1] else None
+        tie = (self.x == self.y) * 0.5 if self.needs_input_grad[0] or self.needs_input_grad[1] else 0
+        dx = g * ((self.x > self.y) + tie).astype(g.dtype) if self.needs_input_grad[0] else None
+        dy = g * ((self.y > self.x) + tie).astype(g.dtype) if self.needs_input_grad[1] else None
         return dx, dy
 
 def add(x, y):

@@ -59,9 +59,8 @@ class MaxPool2d(Function):
         return from_channel_major(z)
 
     def backward(self, g):
-        xp = array_module(g)
         gc = channel_major(g)
-        values = [xp.where(self.argmax == k, gc, 0) for k in range(self.win.kh * self.win.kw)]
+        values = [gc * (self.argmax == k) for k in range(self.win.kh * self.win.kw)]
         return _scatter_windows(values, self.win, self.x_shape, *self.out_hw)
 
 

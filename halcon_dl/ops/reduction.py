@@ -56,7 +56,7 @@ class Max(Function):
     def backward(self, g):
         count = self.mask.sum(axis=self.axes, keepdims=True)
         g = _expand(g, self.axes, self.keepdims)
-        return array_module(g).where(self.mask, g / count.astype(g.dtype), 0)
+        return (g / count.astype(g.dtype)) * self.mask
 
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001 - the op's name
