@@ -14,6 +14,7 @@ import numpy as np
 from .autograd import Tensor, no_grad
 from .backend import array_module, check_runtime, make_rng, retain_freed_memory, to_device
 from .errors import HalconDLError
+from .kernels.parallel import single_threaded_blas
 from .losses import weight_prior_loss
 from .optim import SOLVERS
 from .params import MODEL_TYPES, PARAMS, spec, validate
@@ -151,7 +152,9 @@ class DLModel:
         try:
             for _, p in params:
                 p.grad = None
-            with np.errstate(all='ignore'):      # non-finite results are reported below
+            # non-finite results are reported below; the BLAS stays at one thread so that the
+            # CPU threads of the kernels have the cores to themselves (kernels.parallel)
+            with np.errstate(all='ignore'), single_threaded_blas():
                 self._accumulate(batch, parts, size, sums, weights)
             for _, p in params:                  # a parameter the loss does not reach
                 if p.grad is None:

@@ -124,9 +124,9 @@ def split_phases(x, win: Window, ho: int, wo: int, fill: float = 0.0) -> dict:
     return phases
 
 
-def merge_phases(phases: dict, win: Window, n: int, c: int, h: int, w: int):
+def merge_phases(phases: dict, win: Window, n: int, c: int, h: int, w: int, out=None):
     """Adjoint of ``split_phases`` (fill 0): gather the real pixels back into a (C, N, H, W)
-    array; pixels that no phase holds (stride larger than the window) get 0."""
+    array (``out`` if given); pixels that no phase holds (stride larger than the window) get 0."""
     first = next(iter(phases.values()))
     xp = array_module(first)
     hq, wq = first.shape[2:]
@@ -134,7 +134,10 @@ def merge_phases(phases: dict, win: Window, n: int, c: int, h: int, w: int):
     # there and they reach the last row and column; otherwise the rest must be zeros
     covered = (len(phases) == win.sh * win.sw and win.sh * hq >= win.ph + h
                and win.sw * wq >= win.pw + w)
-    out = (xp.empty if covered else xp.zeros)((c, n, h, w), dtype=first.dtype)
+    if out is None:
+        out = (xp.empty if covered else xp.zeros)((c, n, h, w), dtype=first.dtype)
+    elif not covered:
+        out[...] = 0
     for (a, b), buf in phases.items():
         q0, q1, r0 = _phase_span(a, win.sh, win.ph, h, hq)
         u0, u1, c0 = _phase_span(b, win.sw, win.pw, w, wq)
@@ -164,9 +167,10 @@ def im2col(x, win: Window):
     return cols.reshape(c * win.kh * win.kw, n * ho * wo)
 
 
-def col2im(cols, x_shape: tuple, win: Window):
+def col2im(cols, x_shape: tuple, win: Window, out=None):
     """Adjoint of ``im2col``: a logical NCHW array (channel-major) with every column entry of
-    ``cols`` (C·kh·kw, N·Ho·Wo) added onto the input pixel it was read from."""
+    ``cols`` (C·kh·kw, N·Ho·Wo) added onto the input pixel it was read from.  ``out``, if given,
+    is the (C, N, H, W) buffer to write into."""
     n, c, h, w = x_shape
     ho, wo = win.output_size(h, w)
     xp = array_module(cols)
@@ -179,9 +183,9 @@ def col2im(cols, x_shape: tuple, win: Window):
         for i, j, ab, qi, qj in win.offsets():
             phases[ab][lo:hi, :, qi:qi + ho, qj:qj + wo] += cols[lo:hi, i, j]
     parallel_for(add, c, xp, work=cols.size)
-    if (hq, wq) == (h, w) and win.sh == win.sw == 1 and win.ph == win.pw == 0:
+    if out is None and (hq, wq) == (h, w) and win.sh == win.sw == 1 and win.ph == win.pw == 0:
         return from_channel_major(phases[(0, 0)])       # the single phase is the gradient
-    return from_channel_major(merge_phases(phases, win, n, c, h, w))
+    return from_channel_major(merge_phases(phases, win, n, c, h, w, out))
 
 
 # -- memory bound for im2col ----------------------------------------------------------------------
@@ -202,9 +206,10 @@ def set_im2col_budget(nbytes: int) -> int:
     return previous
 
 
-def batch_chunks(n: int, bytes_per_sample: int) -> list:
-    """Split range(n) into the fewest equal-ish (start, stop) chunks within the im2col budget."""
+def batch_chunks(n: int, bytes_per_sample: int, at_least: int = 1) -> list:
+    """Split range(n) into the fewest equal-ish (start, stop) chunks within the im2col budget,
+    and at least ``at_least`` of them (as far as there are samples)."""
     per_chunk = max(1, _im2col_budget_bytes // max(1, bytes_per_sample))
-    count = _ceil_div(n, per_chunk)
+    count = min(n, max(at_least, _ceil_div(n, per_chunk)))
     bounds = [n * k // count for k in range(count + 1)]
     return list(zip(bounds[:-1], bounds[1:]))

@@ -4,20 +4,25 @@ from __future__ import annotations
 from ..autograd import Function
 from ..backend import array_module
 from ..errors import HalconDLError
-from ..kernels.conv import Window, batch_chunks, col2im, im2col
+from ..kernels.conv import Window, batch_chunks, col2im, im2col, im2col_budget
 from ..kernels.layout import channel_major, from_channel_major
+from ..kernels.parallel import num_threads, parallel_for
 
 
 class Conv2d(Function):
     """y[n,o,r,c] = b[o] + Σ_{k,i,j} w[o,k,i,j] · xpad[n, k, s_h·r + d_h·i, s_w·c + d_w·j]
 
-    As matrices, with ``cols = im2col(x)`` of shape (Ci·kh·kw, N·Ho·Wo) and W as (Co, Ci·kh·kw):
+    As matrices, per chunk of the batch, with ``cols = im2col(x)`` (Ci·kh·kw, n·Ho·Wo) and W as
+    (Co, Ci·kh·kw):
 
         forward   Y  = W @ cols (+ b)            (Co, N·Ho·Wo): channel-major output, no transpose
-        backward  dW = (cols @ dYᵀ)ᵀ,   db = dY @ 1,   dX = col2im(Wᵀ @ dY)
+        backward  dW = Σ_chunks (cols @ dYᵀ)ᵀ,   db = dY @ 1,   dX = col2im(Wᵀ @ dY)
 
-    ``cols`` is kept for backward when it fits the im2col budget; otherwise the batch is
-    processed in chunks and each chunk's ``cols`` is rebuilt in backward (memory stays bounded).
+    The batch is cut into chunks: at least one per CPU thread (each thread runs its chunks'
+    im2col, products and col2im while its columns are in that core's cache) and small enough
+    for the im2col budget.  The columns are kept for backward when all of them fit the budget,
+    else rebuilt there; backward writes Wᵀ dY into the columns' memory once dW has read it.
+    dW adds the chunks' parts in chunk order: deterministic for a given thread count.
     """
     def forward(self, x, w, b=None, stride=1, padding=0, dilation=1):
         n, ci, h, wd = x.shape
@@ -26,25 +31,27 @@ class Conv2d(Function):
             raise HalconDLError(
                 f'conv2d: input {x.shape} {x.dtype}, weight {w.shape} {w.dtype} and bias '
                 f'{None if b is None else (b.shape, b.dtype)} do not fit together')
-        self.win = win = Window.make((kh, kw), stride, padding, dilation)
-        self.ho, self.wo = ho, wo = win.output_size(h, wd)
-        self.x_shape, self.w2 = x.shape, w.reshape(co, -1)
-        self.chunks = batch_chunks(n, self.w2.shape[1] * ho * wo * x.dtype.itemsize)
-        self.x = x if self.needs_input_grad[1] else None     # to rebuild cols when needed
         xp = array_module(x)
-        if len(self.chunks) == 1:
-            cols = im2col(x, win)
-            y = (self.w2 @ cols).reshape(co, n, ho * wo)
-            self.cols = cols if self.needs_input_grad[1] else None
-            # backward may reuse cols' memory for dcols unless cols is a view of x (1x1 conv)
-            self.owns_cols = not xp.may_share_memory(cols, x)
-        else:
-            y = xp.empty((co, n, ho * wo), dtype=x.dtype)
-            for n0, n1 in self.chunks:
-                y[:, n0:n1] = (self.w2 @ im2col(x[n0:n1], win)).reshape(co, n1 - n0, ho * wo)
-            self.cols = None
+        self.win = win = Window.make((kh, kw), stride, padding, dilation)
+        ho, wo = win.output_size(h, wd)
+        self.x_shape, self.hw, self.w2 = x.shape, ho * wo, w.reshape(co, -1)
+        sample_bytes = self.w2.shape[1] * ho * wo * x.dtype.itemsize
+        self.chunks = batch_chunks(n, sample_bytes, num_threads() if xp.__name__ == 'numpy' else 1)
+        keep = self.needs_input_grad[1] and n * sample_bytes <= im2col_budget()
+        self.x = x if self.needs_input_grad[1] else None      # to rebuild columns when needed
+        self.cols = [None] * len(self.chunks)
+        y = xp.empty((co, n * self.hw), dtype=x.dtype)
+
+        def run(first, last):
+            for k in range(first, last):
+                n0, n1 = self.chunks[k]
+                cols = im2col(x[n0:n1], win)
+                xp.matmul(self.w2, cols, out=y[:, n0 * self.hw:n1 * self.hw])
+                if keep:      # backward may reuse the memory unless it is x's (1x1 convolution)
+                    self.cols[k] = (cols, not xp.may_share_memory(cols, x))
+        parallel_for(run, len(self.chunks), xp, work=n * sample_bytes, uses_blas=True)
         if b is not None:
-            y += b[:, None, None]
+            y += b[:, None]
         return from_channel_major(y.reshape(co, n, ho, wo))
 
     def backward(self, g):
@@ -53,28 +60,33 @@ class Conv2d(Function):
         xp = array_module(g)
         need_x, need_w = self.needs_input_grad[:2]
         need_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
-        g3 = channel_major(g).reshape(co, n, self.ho * self.wo)
-        db = g3.reshape(co, -1) @ xp.ones(n * self.ho * self.wo, dtype=g.dtype) if need_b else None
-        dw, dx_parts = None, []
-        for n0, n1 in self.chunks:
-            gc = g3[:, n0:n1].reshape(co, -1)
-            if need_w:
-                cols = self.cols if self.cols is not None else im2col(self.x[n0:n1], self.win)
-                dw_chunk = (cols @ gc.T).T
-                dw = dw_chunk if dw is None else dw + dw_chunk
-            if need_x:
-                if self.cols is not None and self.owns_cols:    # dW has read cols: reuse it
-                    dcols, self.cols = xp.matmul(self.w2.T, gc, out=self.cols), None
-                else:
-                    dcols = self.w2.T @ gc
-                dx_parts.append(col2im(dcols, (n1 - n0, ci, h, wd), self.win))
-        dx = None
-        if need_x:
-            dx = dx_parts[0] if len(dx_parts) == 1 else from_channel_major(
-                xp.concatenate([channel_major(p) for p in dx_parts], axis=1))
+        g2 = channel_major(g).reshape(co, n * self.hw)
+        dw_parts = [None] * len(self.chunks)
+        dx = xp.empty((ci, n, h, wd), dtype=g.dtype) if need_x else None
+
+        def run(first, last):
+            for k in range(first, last):
+                n0, n1 = self.chunks[k]
+                gc = g2[:, n0 * self.hw:n1 * self.hw]
+                cols, owned = self.cols[k] or (None, False)
+                if need_w:
+                    cols = cols if cols is not None else im2col(self.x[n0:n1], self.win)
+                    dw_parts[k] = cols @ gc.T
+                if need_x:
+                    if owned:                 # dW has read the columns: reuse their memory
+                        dcols, self.cols[k] = xp.matmul(self.w2.T, gc, out=cols), None
+                    else:
+                        dcols = self.w2.T @ gc
+                    col2im(dcols, (n1 - n0, ci, h, wd), self.win, out=dx[:, n0:n1])
+        parallel_for(run, len(self.chunks), xp, work=g2.size, uses_blas=True)
+        dw = None
         if need_w:
-            dw = dw.reshape(co, ci, self.win.kh, self.win.kw)
-        return (dx, dw, db)[:len(self.needs_input_grad)]
+            dw = dw_parts[0]
+            for part in dw_parts[1:]:
+                dw = dw + part
+            dw = dw.T.reshape(co, ci, self.win.kh, self.win.kw)
+        db = g2 @ xp.ones(g2.shape[1], dtype=g.dtype) if need_b else None
+        return (from_channel_major(dx) if need_x else None, dw, db)[:len(self.needs_input_grad)]
 
 
 def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
