@@ -37,3 +37,4 @@ def sigmoid(z):
     """σ(z) = 1 / (1 + exp(-z)) in the tanh form (1 + tanh(z/2)) / 2."""
     xp = array_module(z)
     return 0.5 * (1 + xp.tanh(0.5 * z))
+

@@ -21,7 +21,8 @@ class BatchNorm2d(Function):
     training   dβ = Σ g',   dγ = Σ g'·x̂,   dx = r·(g' - dβ/L - x̂·dγ/L)
     eval       dβ = Σ g',   dγ = Σ g'·x̂,   dx = r·g'
 
-    Computed on channel rows in cache-sized blocks, split over the CPU threads.  The running
+    Computed on channel rows in cache-sized blocks, split over the CPU threads; forward keeps
+    the centred x - μ and the inverse deviation (x̂ is their product, never stored).  The running
     statistics (raw arrays) are updated in place, in training mode only.
     """
     def forward(self, x, gamma, beta, running_mean, running_var, training, momentum=0.1,
@@ -34,24 +35,23 @@ class BatchNorm2d(Function):
         xp = array_module(x)
         rows = channel_rows(x)
         self.shape, self.relu, self.training, self.gamma = x.shape, relu, training, gamma
-        self.xhat, z = xp.empty_like(rows), xp.empty_like(rows)
+        self.centred, z = xp.empty_like(rows), xp.empty_like(rows)
         self.inv_std = xp.empty(c, dtype=x.dtype)
         mean, var = xp.empty(c, dtype=x.dtype), xp.empty(c, dtype=x.dtype)
 
         def normalise(lo, hi):
-            xb, xhat = rows[lo:hi], self.xhat[lo:hi]
+            xb, xc = rows[lo:hi], self.centred[lo:hi]
             if training:
                 mean[lo:hi] = xb.sum(axis=1) / length
-                xp.subtract(xb, mean[lo:hi, None], out=xhat)
-                var[lo:hi] = xp.einsum('cl,cl->c', xhat, xhat) / length
+                xp.subtract(xb, mean[lo:hi, None], out=xc)
+                var[lo:hi] = xp.einsum('cl,cl->c', xc, xc) / length
                 inv = 1 / xp.sqrt(var[lo:hi] + eps)
             else:
-                xp.subtract(xb, running_mean[lo:hi, None], out=xhat)
+                xp.subtract(xb, running_mean[lo:hi, None], out=xc)
                 inv = 1 / xp.sqrt(running_var[lo:hi] + eps)
             self.inv_std[lo:hi] = inv
-            xhat *= inv[:, None]
             zb = z[lo:hi]
-            xp.multiply(xhat, gamma[lo:hi, None], out=zb)
+            xp.multiply(xc, (gamma[lo:hi] * inv)[:, None], out=zb)
             zb += beta[lo:hi, None]
             if relu:
                 xp.maximum(zb, 0, out=zb)
@@ -74,16 +74,16 @@ class BatchNorm2d(Function):
         dx = xp.empty_like(grows) if need_x else None
 
         def grad(lo, hi):
-            gb, xhat = grows[lo:hi], self.xhat[lo:hi]
+            gb, xc, inv = grows[lo:hi], self.centred[lo:hi], self.inv_std[lo:hi]
             if self.relu:
-                gb = xp.where(self.z[lo:hi] > 0, gb, 0)
+                gb = gb * (self.z[lo:hi] > 0)          # not where(): see ops.activation
             db = dbeta[lo:hi] = gb.sum(axis=1)
-            dg = dgamma[lo:hi] = xp.einsum('cl,cl->c', gb, xhat)
+            dg = dgamma[lo:hi] = xp.einsum('cl,cl->c', gb, xc) * inv  # Σ g'·x̂, x̂ = (x - μ)·inv
             if need_x:
-                r = (self.gamma[lo:hi] * self.inv_std[lo:hi])[:, None]
+                r = (self.gamma[lo:hi] * inv)[:, None]
                 dxb = dx[lo:hi]
-                if self.training:
-                    xp.multiply(xhat, (dg / length)[:, None], out=dxb)
+                if self.training:                       # r·(g' - dβ/L - (x - μ)·inv·dγ/L)
+                    xp.multiply(xc, (inv * dg / length)[:, None], out=dxb)
                     xp.subtract(gb, dxb, out=dxb)
                     dxb -= (db / length)[:, None]
                     dxb *= r
