@@ -75,14 +75,14 @@ def main(argv=None) -> int:
     t = commands.add_parser('train', help='train a classification model on the embedded shapes '
                             'data set and report validation accuracy per epoch')
     t.add_argument('--backbone', choices=['compact', 'resnet18'], default='compact')
-    t.add_argument('--epochs', type=int, default=6)
+    t.add_argument('--epochs', type=int, default=15)
     t.add_argument('--batch-size', type=int, default=32)
     t.add_argument('--multiplier', type=int, default=1, help='batch_size_multiplier')
-    t.add_argument('--solver', choices=['sgd', 'adam'], default='sgd')
-    t.add_argument('--learning-rate', type=float, default=0.01)
+    t.add_argument('--solver', choices=['sgd', 'adam'], default='adam')
+    t.add_argument('--learning-rate', type=float, default=0.003)
     t.add_argument('--momentum', type=float, default=0.9)
     t.add_argument('--weight-prior', type=float, default=1e-4)
-    t.add_argument('--lr-drop-epochs', type=int, nargs='*', default=[5],
+    t.add_argument('--lr-drop-epochs', type=int, nargs='*', default=[11, 14],
                    help='epochs at whose start the learning rate is divided by 10')
     t.add_argument('--seed', type=int, default=0)
     t.add_argument('--runtime', choices=['cpu', 'gpu'], default='cpu')
