@@ -20,9 +20,14 @@ class Conv2d(Function):
 
     The batch is cut into chunks: at least one per CPU thread (each thread runs its chunks'
     im2col, products and col2im while its columns are in that core's cache) and small enough
-    for the im2col budget.  The columns are kept for backward when all of them fit the budget,
-    else rebuilt there; backward writes Wᵀ dY into the columns' memory once dW has read it.
-    dW adds the chunks' parts in chunk order: deterministic for a given thread count.
+    that the threads' columns together fit the im2col budget.  The columns are kept for
+    backward when all of them fit the budget, else rebuilt there; backward writes Wᵀ dY into
+    the columns' memory once dW has read it.  dW adds the chunks' parts in chunk order:
+    deterministic for a given thread count.
+
+    Stride 1 with Co <= Ci and padding p <= d(k-1): dX is the transposed convolution
+    dX = conv(dY, W') with W'[c,o,i,j] = W[o,c,k-1-i,k-1-j], padding d(k-1) - p — its im2col has
+    Co·k² rows instead of the Ci·k² that col2im accumulates, and no read-modify-write.
     """
     def forward(self, x, w, b=None, stride=1, padding=0, dilation=1):
         n, ci, h, wd = x.shape
@@ -37,6 +42,12 @@ class Conv2d(Function):
         self.x_shape, self.hw, self.w2 = x.shape, ho * wo, w.reshape(co, -1)
         sample_bytes = self.w2.shape[1] * ho * wo * x.dtype.itemsize
         self.chunks = batch_chunks(n, sample_bytes, num_threads() if xp.__name__ == 'numpy' else 1)
+        self.w_t = None
+        if (win.sh == win.sw == 1 and co <= ci and win.ph <= win.dh * (kh - 1)
+                and win.pw <= win.dw * (kw - 1) and self.needs_input_grad[0]):
+            self.w_t = xp.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]).reshape(ci, -1)
+            self.win_t = Window.make((kh, kw), 1, (win.dh * (kh - 1) - win.ph,
+                                                   win.dw * (kw - 1) - win.pw), (win.dh, win.dw))
         keep = self.needs_input_grad[1] and n * sample_bytes <= im2col_budget()
         self.x = x if self.needs_input_grad[1] else None      # to rebuild columns when needed
         self.cols = [None] * len(self.chunks)
@@ -70,9 +81,15 @@ class Conv2d(Function):
                 gc = g2[:, n0 * self.hw:n1 * self.hw]
                 cols, owned = self.cols[k] or (None, False)
                 if need_w:
-                    cols = cols if cols is not None else im2col(self.x[n0:n1], self.win)
+                    if cols is None:
+                        cols = im2col(self.x[n0:n1], self.win)
+                        owned = not xp.may_share_memory(cols, self.x)
                     dw_parts[k] = cols @ gc.T
-                if need_x:
+                if need_x and self.w_t is not None:      # transposed convolution
+                    g4 = from_channel_major(gc.reshape(co, n1 - n0, *g.shape[2:]))
+                    xp.matmul(self.w_t, im2col(g4, self.win_t),
+                              out=dx.reshape(ci, -1)[:, n0 * h * wd:n1 * h * wd])
+                elif need_x:
                     if owned:                 # dW has read the columns: reuse their memory
                         dcols, self.cols[k] = xp.matmul(self.w2.T, gc, out=cols), None
                     else:

@@ -151,3 +151,27 @@ def test_conv2d_second_backward_gives_the_same_gradients(kernel, stride, padding
     y.backward(g)
     np.testing.assert_allclose(x.grad, 2 * first[0], rtol=1e-14, atol=1e-14)
     np.testing.assert_allclose(w.grad, 2 * first[1], rtol=1e-14, atol=1e-14)
+
+
+@settings(max_examples=30)
+@given(g=conv_geometry(max_stride=1), data=st.data())
+def test_stride_one_input_gradient_by_transposed_convolution_equals_col2im(g, data):
+    """For stride 1 and Co <= Ci dX is computed as a transposed convolution; it must equal
+    col2im(Wᵀ dY), the adjoint of the forward im2col."""
+    from halcon_dl.kernels.conv import Window, col2im
+    co = data.draw(st.integers(1, g['ci']))
+    x = data.draw(arrays((g['n'], g['ci'], g['h'], g['w'])))
+    w = data.draw(arrays((co, g['ci'], g['kh'], g['kw'])))
+    kw = dict(stride=1, padding=g['padding'], dilation=g['dilation'])
+    xt = Tensor(x, requires_grad=True)
+    y = O.conv2d(xt, Tensor(w), **kw)
+    used_transposed = y.node.w_t is not None
+    dy = data.draw(arrays(y.shape))
+    y.backward(dy)
+    win = Window.make((g['kh'], g['kw']), 1, g['padding'], g['dilation'])
+    g2 = dy.transpose(1, 0, 2, 3).reshape(co, -1)
+    expected = col2im(w.reshape(co, -1).T @ g2, x.shape, win)
+    np.testing.assert_allclose(xt.grad, expected, rtol=1e-12, atol=1e-12)
+    ph, pw = g['padding']
+    dh, dwl = g['dilation']
+    assert used_transposed == (ph <= dh * (g['kh'] - 1) and pw <= dwl * (g['kw'] - 1))
