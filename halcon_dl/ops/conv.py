@@ -57,7 +57,7 @@ class Conv2d(Function):
             for k in range(first, last):
                 n0, n1 = self.chunks[k]
                 cols = im2col(x[n0:n1], win)
-                xp.matmul(self.w2, cols, out=y[:, n0 * self.hw:n1 * self.hw])
+                _matmul_into(self.w2, cols, y[:, n0 * self.hw:n1 * self.hw])
                 if keep:      # backward may reuse the memory unless it is x's (1x1 convolution)
                     self.cols[k] = (cols, not xp.may_share_memory(cols, x))
         parallel_for(run, len(self.chunks), xp, work=n * sample_bytes, uses_blas=True)
@@ -87,8 +87,8 @@ class Conv2d(Function):
                     dw_parts[k] = cols @ gc.T
                 if need_x and self.w_t is not None:      # transposed convolution
                     g4 = from_channel_major(gc.reshape(co, n1 - n0, *g.shape[2:]))
-                    xp.matmul(self.w_t, im2col(g4, self.win_t),
-                              out=dx.reshape(ci, -1)[:, n0 * h * wd:n1 * h * wd])
+                    _matmul_into(self.w_t, im2col(g4, self.win_t),
+                                 dx.reshape(ci, -1)[:, n0 * h * wd:n1 * h * wd])
                 elif need_x:
                     if owned:                 # dW has read the columns: reuse their memory
                         dcols, self.cols[k] = xp.matmul(self.w2.T, gc, out=cols), None
@@ -104,6 +104,15 @@ class Conv2d(Function):
             dw = dw.T.reshape(co, ci, self.win.kh, self.win.kw)
         db = g2 @ xp.ones(g2.shape[1], dtype=g.dtype) if need_b else None
         return (from_channel_major(dx) if need_x else None, dw, db)[:len(self.needs_input_grad)]
+
+
+def _matmul_into(a, b, out):
+    """out[...] = a @ b; NumPy writes the product straight into ``out`` (a column block of a
+    larger matrix, which BLAS takes as is), CuPy through a temporary."""
+    if array_module(out).__name__ == 'numpy':
+        array_module(out).matmul(a, b, out=out)
+    else:
+        out[...] = a @ b
 
 
 def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
