@@ -132,10 +132,13 @@ def retain_freed_memory(enable: bool = True) -> bool:
     layer's time.  With the setting the process keeps its peak memory mapped, which is what
     a training loop reuses anyway (GPU frameworks' caching allocators do the same).
 
-    The training operator calls this once; set ``HALCON_DL_RETAIN_MEMORY=0`` to opt out.
+    The training operator calls this (only the first call does anything); set
+    ``HALCON_DL_RETAIN_MEMORY=0`` to opt out.
     Returns True when the setting is in effect (glibc on Linux), False elsewhere.
     """
     global _memory_retained
+    if enable and _memory_retained:
+        return True
     if os.environ.get('HALCON_DL_RETAIN_MEMORY', '1') == '0':
         return False
     try:
