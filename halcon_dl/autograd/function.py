@@ -17,6 +17,7 @@ inputs (Tensors, raw arrays or Python scalars); keyword arguments are fixed para
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 
@@ -52,11 +53,10 @@ class no_grad:
         return False
 
     def __call__(self, func):
+        @functools.wraps(func)
         def wrapper(*args, **kwargs):
             with no_grad():
                 return func(*args, **kwargs)
-        wrapper.__name__ = func.__name__
-        wrapper.__doc__ = func.__doc__
         return wrapper
 
 

@@ -53,12 +53,12 @@ class ClassificationTask:
                 label = require(s, i, 'image_label_id')
                 targets.append(index_of[check_id(s, i, 'image_label_id', label, index_of)])
         xp = model.xp
-        if not labels:
-            return {'images': stack_images(images, model.dtype, xp)}
-        targets = np.asarray(targets, dtype=np.int64)
-        weights = np.asarray(p['class_weights'], dtype=model.dtype)[targets]
-        return {'images': stack_images(images, model.dtype, xp), 'targets': xp.asarray(targets),
-                'weights': xp.asarray(weights)}
+        batch = {'images': stack_images(images, model.dtype, xp)}
+        if labels:
+            targets = np.asarray(targets, dtype=np.int64)
+            batch['targets'] = xp.asarray(targets)
+            batch['weights'] = xp.asarray(np.asarray(p['class_weights'], dtype=model.dtype)[targets])
+        return batch
 
     def loss_weights(self, model):
         """Weight of each head loss in total_loss."""
