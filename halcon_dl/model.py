@@ -1,8 +1,8 @@
 """DLModel: a model of one type with its parameters, network and optimiser state.
 
 The model-type specifics (sample keys, network, losses, inference results) live in
-``halcon_dl.tasks``; this class holds what all types share: the parameter table, the training
-step of SPEC §5 and inference of SPEC §9.
+``halcon_dl.tasks`` behind one protocol (``tasks.base.Task``); this class holds what all types
+share: the parameter table, the training step and inference.
 """
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from .errors import HalconDLError
 from .kernels.parallel import single_threaded_blas
 from .losses import weight_prior_loss
 from .optim import SOLVERS
-from .params import MODEL_TYPES, PARAMS, spec, validate
+from .params import MODEL_TYPES, check_seed, defaults, spec, validate
+from .samples import sample_list
 from .tasks import TASKS
 
 _system = {'seed_rand': 0, 'cudnn_deterministic': 'false'}
@@ -28,30 +29,31 @@ class DLModel:
 
     def __init__(self, model_type, *, backbone='compact', class_ids, class_names=None,
                  image_width, image_height, image_num_channels, seed=None, **params):
-        if model_type not in TASKS:
+        if not isinstance(model_type, str) or model_type not in TASKS:
             raise HalconDLError(f'model type {model_type!r} is not supported; supported: '
                                 f'{sorted(TASKS)} (of HALCON\'s {list(MODEL_TYPES)} and others)')
-        self.type, self.backbone = model_type, backbone
+        self.type = model_type
         self.task = TASKS[model_type]()
-        if backbone not in self.task.backbones:
+        if not isinstance(backbone, str) or backbone not in self.task.backbones:
             raise HalconDLError(f'unknown backbone {backbone!r}; valid: {list(self.task.backbones)}')
-        self.seed = _system['seed_rand'] if seed is None else int(seed)
+        self.backbone = backbone
+        self.seed = (_system['seed_rand'] if seed is None
+                     else check_seed(seed, 'create_dl_model(seed=...)'))
         self.rng = make_rng(self.seed)
-        self.params = {n: p.default for n, p in PARAMS.items() if model_type in p.types}
+        self.params = defaults(model_type)
         self.params.update(type=model_type, backbone=backbone, runtime='cpu', precision='float32')
-        self.params['base_width'] = int(params.pop('base_width', self.params['base_width']))
-        self.params['class_ids'] = validate('class_ids', class_ids, self)
+        self.params['class_ids'] = validate('class_ids', class_ids, self, creating=True)
         self.params['class_names'] = [str(c) for c in self.class_ids]
-        if class_names is not None:
-            self.params['class_names'] = validate('class_names', class_names, self)
-        self.params['class_weights'] = [1.0] * len(self.class_ids)
-        for name, value in (('image_width', image_width), ('image_height', image_height),
-                            ('image_num_channels', image_num_channels)):
-            self.params[name] = validate(name, value, self)
+        self.params.update(self.task.default_params(self))
+        given = {'class_names': class_names, 'image_width': image_width,
+                 'image_height': image_height, 'image_num_channels': image_num_channels}
         late = {k: params.pop(k) for k in ('runtime', 'precision') if k in params}
-        for name, value in params.items():
-            self.set_param(name, value)
+        for name, value in [*given.items(), *params.items()]:
+            if value is not None or name != 'class_names':
+                self.params[name] = validate(name, value, self, creating=True)
+        self._check_value_range()
         self.params['precision'] = validate('precision', late.get('precision', 'float32'), self)
+        self.task.check_params(self)
         self.network = self.task.build_network(self, self.rng)
         self.solver = SOLVERS[self.params['solver_type']]()
         if 'runtime' in late:
@@ -82,33 +84,31 @@ class DLModel:
         return list(value) if isinstance(value, (list, tuple)) else value
 
     def set_param(self, name, value):
+        """Set a parameter (validated); the network and optimiser follow (see ``_apply_param``).
+        A rejected value changes nothing."""
         value = validate(name, value, self)
-        if name in ('image_range_min', 'image_range_max'):
-            low = value if name == 'image_range_min' else self.params['image_range_min']
-            high = value if name == 'image_range_max' else self.params['image_range_max']
-            if not low < high:
-                raise HalconDLError(f"parameter '{name}': image_range_min must be below "
-                                    f'image_range_max, got {low} and {high}')
-        if name == 'runtime':
-            check_runtime(value)
         old = self.params.get(name)
         self.params[name] = value
-        if hasattr(self, 'network'):
+        try:
+            if name in ('image_range_min', 'image_range_max'):
+                self._check_value_range()
+            if name == 'runtime':
+                check_runtime(value)
             self._apply_param(name, old, value)
+        except BaseException:
+            self.params[name] = old
+            raise
+
+    def _check_value_range(self):
+        low, high = self.params['image_range_min'], self.params['image_range_max']
+        if not low < high:
+            raise HalconDLError(f'parameter image_range_min must be below image_range_max, got '
+                                f'{low} and {high}')
 
     def _apply_param(self, name, old, value):
-        """Side effects of a parameter change on the network and optimiser."""
-        if name == 'class_ids':
-            n = len(value)
-            if len(self.params['class_names']) != n:
-                self.params['class_names'] = [str(c) for c in value]
-            if len(self.params['class_weights']) != n:
-                self.params['class_weights'] = [1.0] * n
-            if n != len(old):
-                self.solver.forget(self.task.rebuild_head(self, self.rng))
-        elif name == 'image_num_channels' and value != old:
-            self.solver.forget(self.task.rebuild_input(self, self.rng))
-        elif name == 'solver_type' and value != old:
+        """Side effects of a parameter change: those every type shares here, the rest by the
+        task (which returns the names of replaced parameters: their optimiser state is dropped)."""
+        if name == 'solver_type' and value != old:
             self.solver = SOLVERS[value]()
         elif name == 'batchnorm_momentum':
             for m in self.network.modules():
@@ -120,33 +120,41 @@ class DLModel:
         elif name == 'precision':
             self.network.astype(value)
             self.solver.map_arrays(lambda a: a.astype(value))
+        self.solver.forget(self.task.on_param_change(self, name, old, value))
 
-    # -- training (SPEC §5) -----------------------------------------------------------------------
+    # -- training ---------------------------------------------------------------------------------
     def train_batch(self, samples) -> dict:
         """One training step on ``batch_size × batch_size_multiplier`` samples; returns losses."""
         losses, grads = self.gradients(samples)
         self._solver_step(dict(self.parameters()), grads)
         return losses
 
-    def gradients(self, samples):
+    def gradients(self, samples, operator='train_dl_model_batch'):
         """The losses and the full gradient of one training step, without the update.
 
-        Returns ``(losses, grads)``: the DLTrainResult dict and, per parameter name, the gradient
-        the optimiser receives, g = (1/M) Σ_k ∇L_k + α·w (α·w for regularised weights only),
-        all at the current weights.  BatchNorm running statistics are updated as in training
-        (per sub-batch); on any failure they are restored and the error re-raised.
+        The step (HALCON's ``train_dl_model_batch``): the ``batch_size × batch_size_multiplier``
+        samples are cut, in order, into M = ``batch_size_multiplier`` sub-batches; each runs
+        forward in training mode (BatchNorm uses that sub-batch's statistics and updates its
+        running statistics) and backward; the data gradient is the mean over the sub-batches.
+
+        Returns ``(losses, grads)``: the DLTrainResult dict (each loss the mean over the
+        sub-batches, ``total_loss`` = the weighted head losses + ``regularization_loss``) and,
+        per parameter name, the gradient the optimiser receives, g = (1/M) Σ_k ∇L_k + α·w
+        (α·w for regularised weights only), all at the current weights.  On any failure
+        (invalid sample, non-finite loss or gradient) the BatchNorm statistics are restored and
+        the error re-raised: nothing in the model changes.
         """
-        samples = list(samples)
+        samples = sample_list(samples, operator)
         size, parts = self.params['batch_size'], self.params['batch_size_multiplier']
         if len(samples) != size * parts:
             raise HalconDLError(
-                f'train_dl_model_batch needs batch_size x batch_size_multiplier = {size} x '
+                f'{operator} needs batch_size x batch_size_multiplier = {size} x '
                 f'{parts} = {size * parts} samples, got {len(samples)}')
         batch = self.task.collate(self, samples)
         retain_freed_memory()
         params = self.network.named_parameters()
         saved_stats = [b.data.copy() for _, b in self.network.named_buffers()]
-        sums = dict.fromkeys(self.task.head_losses, 0.0)
+        sums = {}
         weights = self.task.loss_weights(self)
         self.network.train()
         try:
@@ -155,7 +163,9 @@ class DLModel:
             # non-finite results are reported below; the BLAS stays at one thread so that the
             # CPU threads of the kernels have the cores to themselves (kernels.parallel)
             with np.errstate(all='ignore'), single_threaded_blas():
-                self._accumulate(batch, parts, size, sums, weights)
+                for k in range(parts):
+                    self._sub_batch({key: a[k * size:(k + 1) * size] for key, a in batch.items()},
+                                    weights, sums)
             for _, p in params:                  # a parameter the loss does not reach
                 if p.grad is None:
                     p.grad = array_module(p.data).zeros_like(p.data)
@@ -174,7 +184,7 @@ class DLModel:
         alpha = self.params['weight_prior']
         regularized = [p.data for _, p in params if p.regularize]
         losses['regularization_loss'] = weight_prior_loss(regularized, alpha) if alpha > 0 else 0.0
-        losses = {'total_loss': sum(weights[n] * losses[n] for n in sums)
+        losses = {'total_loss': sum(w * losses[n] for n, w in weights.items())
                   + losses['regularization_loss'], **losses}
         grads = {}
         for name, p in params:
@@ -183,19 +193,19 @@ class DLModel:
             p.grad = None
         return losses, grads
 
-    def _accumulate(self, batch, parts, size, sums, weights):
-        """Forward and backward of each sub-batch: gradients add up in ``.grad``, loss values
-        in ``sums``."""
-        for k in range(parts):
-            part = {key: a[k * size:(k + 1) * size] for key, a in batch.items()}
-            terms = self.task.losses(self, self.network(Tensor(part['images'])), part)
-            total = None
-            for name, term in terms.items():
-                weighted = term * weights[name] if weights[name] != 1.0 else term
-                total = weighted if total is None else total + weighted
-            total.backward()
-            for name, term in terms.items():
-                sums[name] += float(term.data)
+    def _sub_batch(self, part, weights, sums):
+        """Forward and backward of one sub-batch: gradients add up in the parameters' ``.grad``,
+        loss values in ``sums``.  The sub-batch's graph (everything forward kept for backward)
+        is referenced only from this frame, so it is freed on return, before the next
+        sub-batch's forward."""
+        terms = self.task.losses(self, self.network(Tensor(part['images'])), part)
+        total = None
+        for name, w in weights.items():
+            weighted = terms[name] * w if w != 1.0 else terms[name]
+            total = weighted if total is None else total + weighted
+        total.backward()
+        for name, term in terms.items():
+            sums[name] = sums.get(name, 0.0) + float(term.data if isinstance(term, Tensor) else term)
 
     def _solver_step(self, weights, grads):
         p = self.params
@@ -205,10 +215,11 @@ class DLModel:
             self.solver.step(weights, grads, p['learning_rate'], p['adam_beta1'], p['adam_beta2'],
                              p['adam_epsilon'])
 
-    # -- inference (SPEC §9) ----------------------------------------------------------------------
+    # -- inference --------------------------------------------------------------------------------
     def apply(self, samples) -> list:
-        """Inference on any number of samples (in chunks of batch_size), BatchNorm in eval mode."""
-        samples = list(samples)
+        """Inference on any number of samples (in chunks of batch_size), BatchNorm in eval mode
+        (running statistics).  One result dict per sample."""
+        samples = sample_list(samples, 'apply_dl_model')
         size = self.params['batch_size']
         results = []
         self.network.eval()
@@ -230,9 +241,7 @@ def set_system(name, value):
     and reported by ``get_system``.
     """
     if name == 'seed_rand':
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise HalconDLError(f"set_system('seed_rand', ...) needs an integer >= 0, got {value!r}")
-        _system['seed_rand'] = int(value)
+        _system['seed_rand'] = check_seed(value, "set_system('seed_rand', ...)")
     elif name == 'cudnn_deterministic':
         if value not in ('true', 'false'):
             raise HalconDLError(f"set_system('cudnn_deterministic', ...) needs 'true' or 'false', "

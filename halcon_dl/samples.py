@@ -1,4 +1,4 @@
-"""DLSample validation and batching helpers (SPEC §3).
+"""DLSample validation and batching helpers.
 
 Every violation raises :class:`HalconDLError` naming the sample (its ``image_id``, else its
 position in the batch), the key and what was expected.  Validation happens before anything in
@@ -6,7 +6,9 @@ the model changes.
 """
 from __future__ import annotations
 
+import math
 import numbers
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -22,6 +24,23 @@ def describe(sample, position: int) -> str:
 
 def fail(sample, position, key, message):
     raise HalconDLError(f"{describe(sample, position)}: key '{key}': {message}")
+
+
+def sample_list(samples, operator: str) -> list:
+    """``samples`` as a list of dicts: an error for one dict, None, a number, a string, or an
+    element that is not a dict."""
+    if isinstance(samples, dict):
+        raise HalconDLError(f'{operator}: expected a sequence of sample dicts, got one dict '
+                            '(pass [sample] for a single sample)')
+    if isinstance(samples, (str, bytes)) or not isinstance(samples, Iterable):
+        raise HalconDLError(f'{operator}: expected a sequence of sample dicts, got '
+                            f'{type(samples).__name__}')
+    samples = list(samples)
+    for i, sample in enumerate(samples):
+        if not isinstance(sample, dict):
+            raise HalconDLError(f'{describe({}, i)}: expected a sample dict, got '
+                                f'{type(sample).__name__}')
+    return samples
 
 
 def require(sample, position, key):
@@ -60,8 +79,8 @@ def check_id(sample, position, key, value, valid_ids, allowed='class IDs'):
         if value.size != 1:
             fail(sample, position, key, f'expected one ID, got an array of shape {value.shape}')
         value = to_numpy(value).reshape(-1)[0]
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) \
-            or float(value) != int(value):
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
+            or not math.isfinite(value) or float(value) != int(value)):
         fail(sample, position, key, f'expected an integer ID, got {value!r}')
     value = int(value)
     if value not in valid_ids:

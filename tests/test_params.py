@@ -103,7 +103,7 @@ def test_setting_class_ids_rebuilds_the_output_layer():
 def test_setting_image_num_channels_reinitialises_the_first_convolution():
     m = make()
     hdl.set_dl_model_param(m, 'image_num_channels', 1)
-    assert m.parameters()['features.0.conv.weight'].shape == (16, 1, 3, 3)
+    assert m.parameters()['backbone.stages.0.conv.weight'].shape == (16, 1, 3, 3)
     assert np.isfinite(hdl.train_dl_model_batch(m, random_samples(m, 2))['total_loss'])
 
 
@@ -147,7 +147,7 @@ def test_creation_errors():
 def test_parameters_mapping_is_live():
     m = make()
     params = m.parameters()
-    assert list(params)[:3] == ['features.0.conv.weight', 'features.0.bn.gamma', 'features.0.bn.beta']
+    assert list(params)[:3] == ['backbone.stages.0.conv.weight', 'backbone.stages.0.bn.gamma', 'backbone.stages.0.bn.beta']
     params['fc.weight'][...] = 0.0                  # logits = bias = log(1, 2, 5)
     params['fc.bias'][...] = np.log([1.0, 2.0, 5.0])
     hdl.set_dl_model_param(m, 'class_names', ['one', 'two', 'three'])
@@ -162,5 +162,5 @@ def test_resnet18_backbone_trains():
                             image_width=32, image_height=32, image_num_channels=3, batch_size=2,
                             base_width=8)
     assert m.get_param('base_width') == 8
-    assert m.parameters()['stem.conv.weight'].shape == (8, 3, 7, 7)
+    assert m.parameters()['backbone.stem.conv.weight'].shape == (8, 3, 7, 7)
     assert np.isfinite(hdl.train_dl_model_batch(m, random_samples(m, 2))['total_loss'])

@@ -40,6 +40,10 @@ VIOLATIONS = [
     ('label string', set_key('image_label_id', '10'), 'image_label_id', 'integer'),
     ('label bool', set_key('image_label_id', True), 'image_label_id', 'integer'),
     ('label two ids', set_key('image_label_id', np.array([10, 20])), 'image_label_id', 'one ID'),
+    ('label nan', set_key('image_label_id', float('nan')), 'image_label_id', 'integer'),
+    ('label inf', set_key('image_label_id', np.float32('inf')), 'image_label_id', 'integer'),
+    ('label -inf array', set_key('image_label_id', np.array([-np.inf])), 'image_label_id', 'integer'),
+    ('label none', set_key('image_label_id', None), 'image_label_id', 'integer'),
 ]
 
 
@@ -73,7 +77,7 @@ def test_a_sample_that_is_not_a_dict_is_rejected():
     m = make()
     samples = random_samples(m, 3)
     samples[0] = ('image', samples[0]['image'])
-    with pytest.raises(hdl.HalconDLError, match='sample 0: expected a dict'):
+    with pytest.raises(hdl.HalconDLError, match='sample 0: expected a sample dict'):
         hdl.train_dl_model_batch(m, samples)
 
 
@@ -89,3 +93,24 @@ def test_accepted_forms_of_valid_input():
                                image_num_channels=1, batch_size=2)
     two_d = [{'image': np.zeros((5, 6), np.float32), 'image_label_id': i} for i in (0, 1)]
     assert np.isfinite(hdl.train_dl_model_batch(gray, two_d)['total_loss'])
+
+
+@pytest.mark.parametrize('operator', ['train', 'apply'])
+@pytest.mark.parametrize('samples, message', [
+    (None, 'expected a sequence of sample dicts, got NoneType'),
+    (42, 'expected a sequence of sample dicts, got int'),
+    ('abc', 'expected a sequence of sample dicts, got str'),
+    ({'image': np.zeros((5, 6, 3), np.float32), 'image_label_id': 10},
+     'expected a sequence of sample dicts, got one dict'),
+    ([None], 'sample 0: expected a sample dict, got NoneType'),
+])
+def test_what_is_not_a_sequence_of_sample_dicts_is_named(operator, samples, message):
+    m = make()
+    before = snapshot(m)
+    call = hdl.train_dl_model_batch if operator == 'train' else hdl.apply_dl_model
+    name = 'train_dl_model_batch' if operator == 'train' else 'apply_dl_model'
+    with pytest.raises(hdl.HalconDLError, match=message) as err:
+        call(m, samples)
+    if 'sample 0' not in message:
+        assert str(err.value).startswith(name)
+    assert_same_snapshot(before, snapshot(m))

@@ -94,15 +94,15 @@ def test_running_statistics_update_once_per_sub_batch():
     """With M = 2 the first BatchNorm's running mean is updated with each sub-batch's mean."""
     model = model64(batch_size=3, batch_size_multiplier=2, batchnorm_momentum=0.25)
     samples = random_samples(model, 6, seed=8)
-    w = model.parameters()['features.0.conv.weight']
+    w = model.parameters()['backbone.stages.0.conv.weight']
     images = np.stack([s['image'] for s in samples]).astype(np.float64).transpose(0, 3, 1, 2)
     conv = ops.conv2d(Tensor(images), Tensor(w.copy()), padding=1).data
     mean1, mean2 = conv[:3].mean(axis=(0, 2, 3)), conv[3:].mean(axis=(0, 2, 3))
-    rm0 = model.buffers()['features.0.bn.running_mean'].copy()
+    rm0 = model.buffers()['backbone.stages.0.bn.running_mean'].copy()
     hdl.train_dl_model_batch(model, samples)
     m = 0.25
     expected = (1 - m) * ((1 - m) * rm0 + m * mean1) + m * mean2
-    np.testing.assert_allclose(model.buffers()['features.0.bn.running_mean'], expected, rtol=1e-12)
+    np.testing.assert_allclose(model.buffers()['backbone.stages.0.bn.running_mean'], expected, rtol=1e-12)
 
 
 def test_non_finite_loss_raises_and_changes_nothing():

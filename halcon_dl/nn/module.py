@@ -111,7 +111,16 @@ class Sequential(Module):
         for i, layer in enumerate(layers):
             setattr(self, str(i), layer)
 
+    def __iter__(self):
+        return iter(self._children.values())
+
+    def __len__(self):
+        return len(self._children)
+
+    def __getitem__(self, index: int):
+        return list(self._children.values())[index]
+
     def forward(self, x):
-        for layer in self._children.values():
+        for layer in self:
             x = layer(x)
         return x

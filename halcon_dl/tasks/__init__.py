@@ -1,6 +1,7 @@
-"""What differs per model type: the network, sample keys, losses and inference results."""
+"""What differs per model type, behind one protocol (``tasks.base.Task``)."""
+from .base import Task
 from .classification import ClassificationTask
 
 TASKS = {'classification': ClassificationTask}
 
-__all__ = ['TASKS', 'ClassificationTask']
+__all__ = ['TASKS', 'Task', 'ClassificationTask']

@@ -1,45 +1,69 @@
-"""Classification: one class ID per image, cross-entropy, softmax confidences (SPEC §3, §6, §9)."""
+"""Classification: one class ID per image, weighted cross-entropy, softmax confidences.
+
+Samples: ``image`` and ``image_label_id`` (a class ID, an element of ``class_ids``).  Loss per
+sub-batch ``L = -(1/W) Σ_i w_i log softmax(z_i)[t_i]``, ``w_i = class_weights[t_i]``,
+``W = Σ_i w_i``.  Results: ``classification_class_ids``, ``classification_class_names`` and
+``classification_confidences`` (softmax), sorted by confidence, descending.
+"""
 from __future__ import annotations
 
 import numpy as np
 
 from .. import ops
 from ..backend import to_numpy
-from ..errors import HalconDLError
 from ..losses import cross_entropy
 from ..nn.layers import Conv2d, Dense
-from ..nn.networks import BACKBONES
+from ..nn.networks import Classifier, build_backbone
 from ..samples import check_id, check_image, require, stack_images
+from .base import Task
 
 
-class ClassificationTask:
+def build_model_backbone(task, model, rng):
+    """The model's backbone, with its creation parameters (shared by the tasks)."""
+    task.backbone_class(model)
+    p = model.params
+    return build_backbone(model.backbone, p['image_num_channels'], rng, base_width=p['base_width'],
+                          bn_momentum=p['batchnorm_momentum'], dtype=model.dtype)
+
+
+def replace_first_conv(model, rng):
+    """A new first convolution for the current ``image_num_channels``; returns replaced names."""
+    name, conv = next((n, m) for n, m in model.network.named_modules() if isinstance(m, Conv2d))
+    co, _, k, _ = conv.weight.shape
+    new = Conv2d(model.params['image_num_channels'], co, k, rng, conv.stride, conv.padding,
+                 conv.dilation, bias=conv.bias is not None, dtype=model.dtype).to(model.runtime)
+    conv.weight, conv.bias = new.weight, new.bias
+    return [f'{name}.weight'] + ([f'{name}.bias'] if conv.bias is not None else [])
+
+
+def sync_class_lists(model, old_ids, new_ids):
+    """After ``class_ids`` changed: names and weights per class follow when the count changed."""
+    n = len(new_ids)
+    if len(model.params['class_names']) != n:
+        model.params['class_names'] = [str(c) for c in new_ids]
+    if len(model.params['class_weights']) != n:
+        model.params['class_weights'] = model.task.default_params(model)['class_weights']
+
+
+class ClassificationTask(Task):
     type = 'classification'
-    backbones = tuple(BACKBONES)
-    head_losses = ('cross_entropy_loss',)
 
     def build_network(self, model, rng):
-        cls = BACKBONES.get(model.backbone)
-        if cls is None:
-            raise HalconDLError(f'unknown backbone {model.backbone!r}; valid: {list(BACKBONES)}')
-        extra = {'base_width': model.params['base_width']} if model.backbone == 'resnet18' else {}
-        return cls(model.params['image_num_channels'], len(model.class_ids), rng,
-                   bn_momentum=model.params['batchnorm_momentum'], dtype=model.dtype, **extra)
+        backbone = build_model_backbone(self, model, rng)
+        return Classifier(backbone, len(model.class_ids), rng, dtype=model.dtype)
 
-    def rebuild_head(self, model, rng):
-        """New output layer for the current class IDs; returns the names of replaced parameters."""
-        fc = model.network.fc
-        model.network.fc = Dense(fc.weight.shape[1], len(model.class_ids), rng, dtype=model.dtype)
-        model.network.fc.to(model.runtime)
-        return ['fc.weight', 'fc.bias']
-
-    def rebuild_input(self, model, rng):
-        """New first convolution for the current number of channels; returns replaced names."""
-        name, conv = next((n, m) for n, m in model.network.named_modules() if isinstance(m, Conv2d))
-        co, _, k, _ = conv.weight.shape
-        new = Conv2d(model.params['image_num_channels'], co, k, rng, conv.stride, conv.padding,
-                     conv.dilation, bias=conv.bias is not None, dtype=model.dtype).to(model.runtime)
-        conv.weight, conv.bias = new.weight, new.bias
-        return [f'{name}.weight'] + ([f'{name}.bias'] if conv.bias is not None else [])
+    def on_param_change(self, model, name, old, value):
+        """New class count: a new output layer.  New channel count: a new first convolution."""
+        if name == 'class_ids':
+            sync_class_lists(model, old, value)
+            if len(value) != len(old):
+                fc = model.network.fc
+                model.network.fc = Dense(fc.weight.shape[1], len(value), model.rng,
+                                         dtype=model.dtype).to(model.runtime)
+                return ['fc.weight', 'fc.bias']
+        elif name == 'image_num_channels' and value != old:
+            return replace_first_conv(model, model.rng)
+        return []
 
     def collate(self, model, samples, labels=True):
         """Validated batch arrays: images (N, C, H, W) and, with ``labels``, class indices and
@@ -61,7 +85,6 @@ class ClassificationTask:
         return batch
 
     def loss_weights(self, model):
-        """Weight of each head loss in total_loss."""
         return {'cross_entropy_loss': 1.0}
 
     def losses(self, model, outputs, batch):
@@ -78,4 +101,3 @@ class ClassificationTask:
                  'classification_class_names': [names[j] for j in row],
                  'classification_confidences': [float(c) for c in conf]}
                 for row, conf in zip(order, probs)]
-

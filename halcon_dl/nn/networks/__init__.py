@@ -1,4 +1,7 @@
-"""Network architectures built from ``halcon_dl.nn`` layers."""
-from .classification import BACKBONES, Compact, ResNet18, batch_norms
+"""Networks: backbones returning feature maps by level, and the per-type networks built on them."""
+from .backbones import (BACKBONES, Backbone, BasicBlock, CompactBackbone, ResNet18Backbone,
+                        batch_norms, build_backbone)
+from .classification import Classifier
 
-__all__ = ['BACKBONES', 'Compact', 'ResNet18', 'batch_norms']
+__all__ = ['BACKBONES', 'Backbone', 'BasicBlock', 'CompactBackbone', 'ResNet18Backbone',
+           'Classifier', 'batch_norms', 'build_backbone']
