@@ -1,4 +1,6 @@
-"""Data sets: the embedded default data set (geometric shapes, generated from a seed)."""
+"""Data sets: the embedded default data sets (geometric shapes and scenes of them, generated
+from a seed)."""
+from .scenes import make_shapes_scenes, random_split
 from .shapes import (CIRCUMRADIUS_FACTOR, SHAPE_CLASS_NAMES, ShapeSpec, default_dataset,
                      make_shape_specs, make_shapes_dataset, rectangle1_of_mask,
                      rectangle2_of_mask, render_image, render_sample, shape_mask,
@@ -7,5 +9,6 @@ from .shapes import (CIRCUMRADIUS_FACTOR, SHAPE_CLASS_NAMES, ShapeSpec, default_
 __all__ = [
     'SHAPE_CLASS_NAMES', 'CIRCUMRADIUS_FACTOR', 'ShapeSpec', 'shape_mask', 'render_image',
     'render_sample', 'rectangle1_of_mask', 'rectangle2_of_mask', 'make_shape_specs',
-    'make_shapes_dataset', 'train_validation_split', 'default_dataset',
+    'make_shapes_dataset', 'train_validation_split', 'default_dataset', 'make_shapes_scenes',
+    'random_split',
 ]
