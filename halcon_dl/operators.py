@@ -1,4 +1,4 @@
-"""HALCON's operators in snake_case (SPEC §2): the stable public contract of halcon_dl.
+"""HALCON's operators in snake_case: the stable public contract of halcon_dl.
 
 Each is a thin function over :class:`~halcon_dl.model.DLModel`, which offers the same through
 methods (``model.train_batch(samples)``, ...).
@@ -44,7 +44,7 @@ def train_dl_model_batch(model, samples) -> dict:
 
 
 def apply_dl_model(model, samples) -> list:
-    """Inference: one result dict per sample (SPEC §9)."""
+    """Inference: one result dict per sample."""
     return _model(model).apply(samples)
 
 

@@ -8,7 +8,7 @@ Each image shows ONE shape on a plain background.  A shape is described geometri
 and the boxes are all derived from one per-pixel membership mask (:func:`shape_mask`), so they
 agree exactly.
 
-Conventions (SPEC §3):
+Conventions (HALCON's):
 
 * **Pixels.** Pixel (r, c) has its centre at integer (r, c) and covers [r-0.5, r+0.5] ×
   [c-0.5, c+0.5]; a box covering a whole H×W image is (-0.5, -0.5, H-0.5, W-0.5).
@@ -27,7 +27,7 @@ Conventions (SPEC §3):
 * **Intensities.** Colours are integer grey levels 0..255, one per channel; by default a
   bright shape (128..255) on a dark background (0..96).  An image is the byte image
   ``I = clip(rint(colour + noise), 0, 255)`` (``noise`` ~ N(0, σ²) per pixel and channel)
-  mapped into the model's value range as ``I·(max−min)/255 + min`` (SPEC §10), float32.
+  mapped into the model's value range as ``I·(max−min)/255 + min`` (as preprocess_dl_samples maps byte images), float32.
 
 The classes (:data:`SHAPE_CLASS_NAMES`), in their own frame (half size s = size/2):
 
@@ -244,7 +244,7 @@ def render_sample(spec: ShapeSpec, class_id: int, height: int, width: int, *,
                   noise: float = 0.0, rng=None, value_range=DEFAULT_VALUE_RANGE,
                   with_segmentation: bool = False, background_class_id=None,
                   with_boxes=None, image_id: int = 0) -> dict:
-    """One DLSample dict for ``spec`` labelled ``class_id`` (SPEC §3).
+    """One DLSample dict for ``spec`` labelled ``class_id``.
 
     Keys: ``image``, ``image_label_id``, ``image_id``; with ``with_segmentation``
     ``segmentation_image`` (int32 (H, W): ``class_id`` on the mask, ``background_class_id``
@@ -300,7 +300,7 @@ def make_shapes_dataset(num_samples: int, image_size: int = DEFAULT_IMAGE_SIZE,
     * Classes are balanced: sample i gets class i mod K, then the labels are shuffled.
       ``image_id`` is the sample's position 0..num_samples−1.
     * ``image`` is float32 (image_size, image_size, num_channels), or (image_size,
-      image_size) for one channel, in ``value_range`` (default (−127, 128), SPEC §4).
+      image_size) for one channel, in ``value_range`` (default (−127, 128), HALCON's default image range).
     * Per sample, drawn uniformly: size in ``size_range`` (default (12/64, 40/64)·image_size,
       i.e. 12..40 px at 64), angle in [−π, π) (0 when ``rotate`` is False), centre such that
       the circumscribed disk stays ``PLACEMENT_MARGIN`` px inside the image, and the colours:

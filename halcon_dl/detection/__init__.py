@@ -1,4 +1,4 @@
-"""Detection geometry (SPEC §3, §8): box forms, anchors, IoU, matching, box coding and NMS.
+"""Detection geometry: box forms, anchors, IoU, matching, box coding and NMS.
 
 Pure array code on the array module of the inputs (NumPy or CuPy), no autograd.  float32 in gives
 float32 out.  Conventions, each documented in its module:

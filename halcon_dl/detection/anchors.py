@@ -1,4 +1,4 @@
-"""Anchor boxes of the feature pyramid (SPEC §8; Lin et al. 2017, "Focal Loss for Dense Object
+"""Anchor boxes of the feature pyramid (Lin et al. 2017, "Focal Loss for Dense Object
 Detection", §4 "Anchors").
 
 At pyramid level l the stride is 2^l and the feature map has ``ceil(H / 2^l) × ceil(W / 2^l)``

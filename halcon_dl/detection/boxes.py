@@ -1,4 +1,4 @@
-"""Box forms of detection, their validation and the conversions between them (SPEC §3, §8).
+"""Box forms of detection, their validation and the conversions between them (HALCON's box parameters).
 
 Coordinates [H]: pixel (r, c) has its centre at integer (r, c); a box covering a whole H×W image
 is (-0.5, -0.5, H-0.5, W-0.5).

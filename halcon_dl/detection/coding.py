@@ -1,4 +1,4 @@
-"""Box regression targets relative to anchors (SPEC §8; the parametrisation of Girshick et al.
+"""Box regression targets relative to anchors (the parametrisation of Girshick et al.
 2014, "Rich feature hierarchies ...", Appendix C, as used by RetinaNet, Lin et al. 2017).
 
 rectangle1, anchor centre (ar, ac) and size (ah, aw), box centre (gr, gc) and size (gh, gw)::

@@ -1,4 +1,4 @@
-"""Assignment of anchors to ground-truth boxes (SPEC §8; Lin et al. 2017, "Focal Loss for Dense
+"""Assignment of anchors to ground-truth boxes (Lin et al. 2017, "Focal Loss for Dense
 Object Detection", §4 "Anchors": IoU ≥ 0.5 foreground, < 0.4 background, between ignored).
 
 State encoding per anchor [C]: ``POSITIVE = 1`` (trained towards its box's class and box),

@@ -1,4 +1,4 @@
-"""Greedy non-maximum suppression (SPEC §8; the greedy NMS of Felzenszwalb et al. 2010 as used by
+"""Greedy non-maximum suppression (the greedy NMS of Felzenszwalb et al. 2010 as used by
 RetinaNet, Lin et al. 2017): per class at ``max_overlap``, then across classes at
 ``max_overlap_class_agnostic``, then the best ``max_num_detections``.
 

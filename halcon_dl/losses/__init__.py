@@ -1,4 +1,4 @@
-"""Losses (SPEC §6), one file each: the formula in the module docstring, a literal ``reference``
+"""Losses, one file each: the formula in the module docstring, a literal ``reference``
 used by the tests, and the stable implementation as one fused Function with its gradient."""
 from .cross_entropy import cross_entropy
 from .focal import focal_loss

@@ -1,4 +1,4 @@
-r"""Weighted softmax cross-entropy (SPEC §6): classification per image, segmentation per pixel.
+r"""Weighted softmax cross-entropy (HALCON's multinomial logistic loss): classification per image, segmentation per pixel.
 
 For samples (images or pixels) :math:`i` with logits :math:`z_i \in \mathbb{R}^C`, target class
 :math:`t_i \in \{0, \dots, C-1\}` and weight :math:`w_i \ge 0`:

@@ -1,5 +1,5 @@
 r"""Sigmoid focal loss of RetinaNet (Lin et al. 2017, "Focal Loss for Dense Object Detection"),
-SPEC §6: the detection class heads.
+the loss of the detection class heads (HALCON: γ = 2, class weights as α).
 
 For anchor :math:`a` and class :math:`c`, logit :math:`z`, target :math:`y \in \{0, 1\}`, class
 weight :math:`\alpha_c \in [0, 1]`, focusing parameter :math:`\gamma \ge 0`, anchor weight

@@ -1,4 +1,4 @@
-r"""Huber loss in its smooth-L1 form (SPEC §6): the detection box heads, β = 0.11 as in HALCON.
+r"""Huber loss in its smooth-L1 form: the detection box heads, β = 0.11 as in HALCON.
 
 For predictions :math:`x`, targets :math:`y`, weights :math:`w \ge 0` (1 on positive anchors'
 coordinates, 0 elsewhere) and normaliser :math:`n > 0` (the caller passes :math:`N_{pos}`):

@@ -1,17 +1,17 @@
-r"""The weight prior (L2 regularisation, SPEC §6), HALCON's ``weight_prior`` α >= 0:
+r"""The weight prior (L2 regularisation), HALCON's ``weight_prior`` α >= 0:
 
 .. math::
 
     R = \frac{\alpha}{2} \sum_k \sum_j w_{kj}^2, \qquad
     \frac{\partial R}{\partial w_k} = \alpha \, w_k,
 
-over the parameter arrays :math:`w_k` the caller passes: per SPEC §6 those are every parameter
+over the parameter arrays :math:`w_k` the caller passes: as in HALCON those are every parameter
 except biases, i.e. conv/dense kernels and BatchNorm scales (γ) are included, conv/dense biases
 and BatchNorm shifts (β) are excluded, and this selection is the caller's job.
 
 The value is a Python float accumulated in float64 (float32 parameters are widened first, so the
 squares are exact); the gradient keeps the parameter's dtype and device.  The training step adds
-the gradient once per update, not once per sub-batch (SPEC §5).
+the gradient once per update, not once per sub-batch (HALCON: the weight prior is part of the total loss of the step).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 A :class:`Parameter` is a leaf Tensor that requires a gradient and says whether the weight prior
 (L2 regularisation) applies to it: yes for conv/dense kernels and BatchNorm scales, no for biases
-and BatchNorm shifts (SPEC §6).  A :class:`Module` registers the Parameters, buffers (raw arrays
+and BatchNorm shifts (HALCON excludes biases from the weight prior).  A :class:`Module` registers the Parameters, buffers (raw arrays
 such as BatchNorm running statistics) and sub-modules assigned to its attributes, in assignment
 order, so names like ``'block1.conv.weight'`` are stable.
 """

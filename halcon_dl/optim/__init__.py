@@ -1,4 +1,4 @@
-"""Optimisers: SGD with momentum and Adam, exactly as SPEC §7 writes them."""
+"""Optimisers: SGD with momentum and Adam, exactly as their docstrings write them (HALCON's SGD form, Kingma & Ba's Adam)."""
 from .adam import Adam
 from .sgd import SGD
 

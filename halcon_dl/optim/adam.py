@@ -1,4 +1,4 @@
-"""Adam (Kingma & Ba 2015, "Adam: A Method for Stochastic Optimization"), SPEC §7.
+"""Adam (Kingma & Ba 2015, "Adam: A Method for Stochastic Optimization"), with HALCON's parameter names.
 
     t ← t + 1                                  (t counts updates, i.e. training calls)
     m ← β1·m + (1 − β1)·g

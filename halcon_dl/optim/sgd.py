@@ -1,4 +1,4 @@
-"""Stochastic gradient descent with momentum, in HALCON's form (SPEC §7).
+"""Stochastic gradient descent with momentum, in HALCON's form (the manual of train_dl_model_batch).
 
     v ← μ·v − λ·g
     w ← w + v                  (v starts at 0)
