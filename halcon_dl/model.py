@@ -18,7 +18,7 @@ from .kernels.parallel import single_threaded_blas
 from .losses import weight_prior_loss
 from .optim import SOLVERS
 from .params import MODEL_TYPES, check_seed, defaults, spec, validate
-from .samples import sample_list
+from .samples import positions_from, sample_list
 from .tasks import TASKS
 
 _system = {'seed_rand': 0, 'cudnn_deterministic': 'false'}
@@ -226,7 +226,8 @@ class DLModel:
         try:
             with no_grad():
                 for k in range(0, len(samples), size):
-                    batch = self.task.collate(self, samples[k:k + size], labels=False)
+                    with positions_from(k):
+                        batch = self.task.collate(self, samples[k:k + size], labels=False)
                     results += self.task.results(self, self.network(Tensor(batch['images'])))
         finally:
             self.network.train()

@@ -6,6 +6,8 @@ the model changes.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import numbers
 from collections.abc import Iterable
@@ -16,9 +18,25 @@ from .backend import array_module, to_numpy
 from .errors import HalconDLError
 
 
+_first_position = contextvars.ContextVar('first_position', default=0)
+
+
+@contextlib.contextmanager
+def positions_from(first: int):
+    """Within the block, the sample at index i of a chunk is named as sample ``first + i``:
+    inference validates its input chunk by chunk but names samples by their position in the
+    caller's list."""
+    token = _first_position.set(first)
+    try:
+        yield
+    finally:
+        _first_position.reset(token)
+
+
 def describe(sample, position: int) -> str:
-    """'sample 3 (image_id 17)' — how errors name a sample."""
+    """'sample 3 (image_id 17)' — how errors name a sample (position in the caller's list)."""
     image_id = sample.get('image_id') if isinstance(sample, dict) else None
+    position += _first_position.get()
     return f'sample {position}' + (f' (image_id {image_id})' if image_id is not None else '')
 
 
