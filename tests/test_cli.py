@@ -1,10 +1,18 @@
-"""python -m halcon_dl: --help lists the options; a short run trains and reports accuracy."""
+"""python -m halcon_dl: --help lists the options; a short run trains and reports accuracy; bad
+counts and batches are errors with code 2; progress is redrawn in place only on a terminal;
+Ctrl-C ends with one line and code 130; --version."""
+import argparse
+import io
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 from halcon_dl import __main__ as cli
+from halcon_dl.progress import Progress
 
 
 def test_help_lists_the_training_options():
@@ -44,3 +52,145 @@ def test_bad_option_values_end_with_an_error_message(monkeypatch, capsys):
     monkeypatch.setattr(datasets, 'default_dataset', lambda seed=0: (small, small))
     assert cli.main(['train', '--epochs', '1', '--learning-rate', '-1']) == 2
     assert 'learning_rate' in capsys.readouterr().err
+
+
+def small_data_set(monkeypatch, train=32, validation=8):
+    import halcon_dl.datasets as datasets
+    small = datasets.make_shapes_dataset(train + validation, image_size=32, seed=3)
+    monkeypatch.setattr(datasets, 'default_dataset', lambda seed=0: (small[:train], small[train:]))
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize('option, value', [('--epochs', '0'), ('--epochs', '-2'),
+                                           ('--batch-size', '0'), ('--multiplier', '-1'),
+                                           ('--epochs', 'two')])
+def test_counts_below_one_are_argparse_errors(option, value, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(['train', option, value])
+    assert exit_.value.code == 2
+    assert option in capsys.readouterr().err
+
+
+def test_a_batch_larger_than_the_training_set_is_a_clear_error(monkeypatch, capsys):
+    small_data_set(monkeypatch, train=32)
+    assert cli.main(['train', '--epochs', '1', '--batch-size', '20', '--multiplier', '2']) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and err.startswith('error: ')
+    assert '20 x 2 = 40 samples' in err and 'the 32 of the training set' in err
+
+
+def test_progress_in_a_log_is_one_line_per_epoch_without_carriage_returns(monkeypatch, capsys):
+    small_data_set(monkeypatch)
+    assert cli.main(['train', '--epochs', '3', '--batch-size', '8']) == 0
+    err = capsys.readouterr().err
+    assert '\r' not in err
+    lines = err.splitlines()
+    assert [line.split(' 4/4 ')[0] for line in lines] == ['epoch 1/3', 'epoch 2/3', 'epoch 3/3']
+    assert all(line.endswith('samples/s') for line in lines)
+
+
+def test_progress_on_a_terminal_is_redrawn_in_place(monkeypatch):
+    small_data_set(monkeypatch)
+    out, terminal = io.StringIO(), FakeTerminal()
+    args = argparse.Namespace(
+        backbone='compact', epochs=2, batch_size=8, multiplier=1, solver='adam',
+        learning_rate=0.003, momentum=0.9, weight_prior=1e-4, lr_drop_epochs=[], seed=0,
+        runtime='cpu')
+    cli.train(args, out=out, err=terminal)
+    shown = terminal.getvalue()
+    assert shown.count('\r') == 2 * 4 and shown.count('\n') == 2     # every step; every epoch
+    for epoch, epoch_text in enumerate(shown.split('\n')[:2], 1):
+        frames = epoch_text.split('\r')[1:]
+        for done, frame in enumerate(frames, 1):
+            assert frame.startswith(f'epoch {epoch}/2 [{"#" * 6 * done}{"." * 6 * (4 - done)}] '
+                                    f'{done}/4 loss ')
+
+
+def test_progress_pads_a_shorter_line_over_the_longer_one_before():
+    terminal = FakeTerminal()
+    bar = Progress(terminal)
+    bar.update('epoch 1/1', 1, 2, 'loss 10.0000 12345 samples/s')
+    bar.update('epoch 1/1', 2, 2, 'loss 1.0000 9 samples/s')
+    bar.end_line()
+    first, second = terminal.getvalue().rstrip('\n').split('\r')[1:]
+    assert len(second) == len(first) and second.rstrip().endswith('9 samples/s')
+
+
+def test_progress_writes_nothing_until_the_line_ends_when_not_a_terminal():
+    log = io.StringIO()
+    bar = Progress(log)
+    bar.update('epoch 1/2', 1, 3, 'a')
+    bar.update('epoch 1/2', 3, 3, 'b')
+    assert log.getvalue() == ''
+    bar.end_line()
+    bar.end_line()                   # no open line: nothing more
+    assert log.getvalue() == 'epoch 1/2 3/3 b\n'
+
+
+def test_ctrl_c_in_a_training_step_ends_with_one_line_and_code_130(monkeypatch, capsys):
+    small_data_set(monkeypatch)
+    import halcon_dl
+    real_step, calls = halcon_dl.train_dl_model_batch, []
+
+    def step(model, batch):
+        calls.append(1)
+        if len(calls) == 7:          # epoch 2, its third step (4 steps per epoch)
+            raise KeyboardInterrupt
+        return real_step(model, batch)
+    monkeypatch.setattr(halcon_dl, 'train_dl_model_batch', step)
+    assert cli.main(['train', '--epochs', '5', '--batch-size', '8']) == 130
+    captured = capsys.readouterr()
+    assert captured.out.count('validation accuracy') == 1
+    err = captured.err.splitlines()
+    assert err[-1] == 'interrupted in epoch 2/5 after step 2/4'
+    assert err[:-1] == [line for line in err[:-1] if line.startswith('epoch ')]  # nothing else
+    assert 'Traceback' not in captured.err
+
+
+def test_ctrl_c_before_training_ends_with_code_130(monkeypatch, capsys):
+    import halcon_dl.datasets as datasets
+
+    def interrupted(seed=0):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(datasets, 'default_dataset', interrupted)
+    assert cli.main(['train']) == 130
+    assert capsys.readouterr().err == 'interrupted before training started\n'
+
+
+def test_sigint_during_training_stops_the_process_cleanly():
+    # a real Ctrl-C (SIGINT) into a run that uses the thread pool: one line, code 130, no
+    # traceback from the main thread or the workers, and the process exits promptly
+    script = ('import sys, halcon_dl.datasets as d\n'
+              's = d.make_shapes_dataset(40, image_size=64, seed=3)\n'
+              'd.default_dataset = lambda seed=0: (s[:32], s[32:])\n'
+              'from halcon_dl.__main__ import main\n'
+              "sys.exit(main(['train', '--epochs', '1000', '--batch-size', '16']))\n")
+    env = dict(os.environ, HALCON_DL_NUM_THREADS='2')
+    proc = subprocess.Popen([sys.executable, '-c', script], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().startswith('training ')
+        time.sleep(0.5)                                  # inside the training steps
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert 'Traceback' not in err and 'Exception' not in err
+    assert err.splitlines()[-1].startswith('interrupted in epoch ')
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(['--version'])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == f'halcon_dl {halcon_dl_version()}\n'
+
+
+def halcon_dl_version():
+    from importlib.metadata import version
+    return version('halcon-dl')

@@ -6,7 +6,9 @@ chain of any length works), visits them in reverse tape order (every consumer of
 after its producer, so all of a Tensor's gradient is summed before its producer is visited),
 and calls each node's ``backward``.  For each input gradient the engine, once for all ops,
 
-1. sums it over broadcast dimensions down to the input's shape (``unbroadcast``),
+1. sums it over broadcast dimensions down to the input's shape (``unbroadcast``; a gradient
+   that does not reduce to the input's shape by such sums is an error of the op, never
+   reshaped),
 2. asserts that its shape and dtype are exactly the input's,
 3. adds it to the input's pending gradient (a fresh array: never in place), or, for a leaf,
    to ``leaf.grad``.
@@ -20,18 +22,26 @@ from __future__ import annotations
 from ..errors import HalconDLError
 
 
-def unbroadcast(grad, shape):
-    """Sum ``grad`` over the dimensions that broadcasting added or stretched to reach ``shape``."""
-    if grad.shape == tuple(shape):
+def unbroadcast(grad, shape, op: str = 'an op'):
+    """Sum ``grad`` over the axes that broadcasting added or stretched to reach ``shape``.
+
+    Broadcasting can only prepend axes and stretch axes of length 1, so those are the only sums
+    allowed: the trailing ``len(shape)`` axes of ``grad`` must each equal the input's axis or
+    stand where the input has a 1.  Anything else (a transposed gradient, a gradient of the right
+    size but another shape) is a bug in ``op``'s backward and raises an AssertionError naming it;
+    it is never reshaped into place.
+    """
+    shape = tuple(shape)
+    if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
-    if extra < 0:
-        raise AssertionError(f'gradient of shape {grad.shape} cannot reduce to {shape}')
-    axes = tuple(range(extra)) + tuple(
-        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
-    return grad.reshape(shape)
+    if extra < 0 or any(n != 1 and n != m for n, m in zip(shape, grad.shape[extra:])):
+        raise AssertionError(f'{op}.backward returned a gradient of shape {grad.shape} for an '
+                             f'input of shape {shape}: only broadcast axes may be summed')
+    stretched = tuple(extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad.sum(axis=tuple(range(extra))) if extra else grad
 
 
 def _collect(root_node):
@@ -75,7 +85,7 @@ def backward(root, grad):
         for t, g in zip(node.inputs, grads_in):
             if t is None or g is None:
                 continue
-            g = unbroadcast(g, t.shape)
+            g = unbroadcast(g, t.shape, type(node).__name__)
             if g.dtype != t.dtype:
                 raise AssertionError(f'{type(node).__name__}.backward returned a {g.dtype} '
                                      f'gradient for a {t.dtype} input')

@@ -116,12 +116,34 @@ def single_threaded_blas():
 
 
 # -- the pool ------------------------------------------------------------------------------------
-def _run_task(fn, lo, hi):
-    _local.inside = True
-    try:
-        fn(lo, hi)
-    finally:
-        _local.inside = False
+class _Section:
+    """The tasks of one ``parallel_for`` call: how many are running, and whether the caller has
+    given up on them (an exception or Ctrl-C while it waited)."""
+
+    def __init__(self):
+        self.changed = threading.Condition()
+        self.running = 0
+        self.abandoned = False
+
+    def run(self, fn, lo, hi):
+        with self.changed:
+            if self.abandoned:          # queued before the caller gave up: do not start
+                return
+            self.running += 1
+        _local.inside = True
+        try:
+            fn(lo, hi)
+        finally:
+            _local.inside = False
+            with self.changed:
+                self.running -= 1
+                self.changed.notify_all()
+
+    def abandon(self):
+        """No task of this call starts any more; returns once the running ones have ended."""
+        with self.changed:
+            self.abandoned = True
+            self.changed.wait_for(lambda: self.running == 0)
 
 
 def parallel_for(fn, n: int, xp, work: int = 0, rows_per_call: int = 0,
@@ -133,7 +155,9 @@ def parallel_for(fn, n: int, xp, work: int = 0, rows_per_call: int = 0,
     (nested calls run serially); otherwise ``fn(0, n)`` runs here.  ``rows_per_call`` > 0 cuts
     every range further into calls of at most that many rows, so that the several passes a
     kernel makes over one call's rows stay in cache.  ``uses_blas``: the tasks call BLAS; they
-    run with the BLAS at one thread, or serially where that cannot be arranged.
+    run with the BLAS at one thread, or serially where that cannot be arranged.  When a task
+    fails or Ctrl-C arrives while waiting, the running tasks finish before the exception is
+    raised here, and the tasks not yet started are dropped.
     """
     global _pool
     if rows_per_call > 0:
@@ -154,9 +178,18 @@ def parallel_for(fn, n: int, xp, work: int = 0, rows_per_call: int = 0,
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=num_threads(), thread_name_prefix='halcon_dl')
         bounds = [n * k // threads for k in range(threads + 1)]
-        # each range runs in a copy of the caller's context, so np.errstate (a context variable)
-        # applies in the threads as it does here
-        futures = [_pool.submit(contextvars.copy_context().run, _run_task, fn, lo, hi)
-                   for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
-        for f in futures:
-            f.result()
+        section = _Section()
+        try:
+            # each range runs in a copy of the caller's context, so np.errstate (a context
+            # variable) applies in the threads as it does here
+            futures = [_pool.submit(contextvars.copy_context().run, section.run, fn, lo, hi)
+                       for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+            for f in futures:
+                f.result()
+        except BaseException:
+            # Ctrl-C (KeyboardInterrupt reaches only this thread) or a failed task: the tasks
+            # not started yet are skipped and the running ones finish before the exception goes
+            # on, so no worker still writes into the caller's arrays or runs during exit.  (A
+            # list of futures would miss a task queued just before the interrupt.)
+            section.abandon()
+            raise

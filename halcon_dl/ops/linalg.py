@@ -26,9 +26,9 @@ class MatMul(Function):
         g2 = g.reshape(self.z2_shape)
         dx = dy = None
         if self.needs_input_grad[0]:
-            dx = unbroadcast(g2 @ self.y2.swapaxes(-1, -2), self.x2.shape).reshape(self.x_shape)
+            dx = unbroadcast(g2 @ self.y2.swapaxes(-1, -2), self.x2.shape, 'MatMul').reshape(self.x_shape)
         if self.needs_input_grad[1]:
-            dy = unbroadcast(self.x2.swapaxes(-1, -2) @ g2, self.y2.shape).reshape(self.y_shape)
+            dy = unbroadcast(self.x2.swapaxes(-1, -2) @ g2, self.y2.shape, 'MatMul').reshape(self.y_shape)
         return dx, dy
 
 

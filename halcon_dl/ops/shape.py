@@ -1,8 +1,11 @@
 """Shape operations: reshape, transpose, concatenate, stack, indexing."""
 from __future__ import annotations
 
+import math
+
 from ..autograd import Function
 from ..backend import array_module
+from ..kernels.segment import segment_sum
 
 
 class Reshape(Function):
@@ -62,10 +65,34 @@ def _is_basic(index) -> bool:
     return all(isinstance(i, (int, slice)) or i is None or i is Ellipsis for i in items)
 
 
-class GetItem(Function):
-    """z = x[index];   dx = zeros with g placed (basic) or added (integer arrays) at index
+def _named_axes(ndim: int, index) -> int:
+    """How many leading axes of x ``index`` names.  The axes after them are taken whole and
+    stand, in order, at the end of x[index] (NumPy's rule for an index shorter than x.ndim).
+    With an Ellipsis or a list among the items every axis counts as named (always correct)."""
+    count = 0
+    for item in index if isinstance(index, tuple) else (index,):
+        if item is None:
+            continue
+        if isinstance(item, (int, slice)) and not isinstance(item, bool):
+            count += 1
+        elif getattr(item, 'dtype', None) is not None and item.dtype.kind in 'iub':
+            count += item.ndim if item.dtype.kind == 'b' else 1
+        else:
+            return ndim
+    return count
 
-    Integer-array indices may repeat an element; their gradients are then summed (scatter-add).
+
+class GetItem(Function):
+    """z = x[index];   dx[p] = Σ of g over the elements of z read from position p of x
+
+    Saves the index and x's shape.  Basic indexing reads each element at most once, so dx is g
+    placed at ``index``.  Advanced indexing (integer arrays, boolean masks, mixed with slices)
+    may read an element several times.  Its backward finds, for every element of z, the
+    position it was read from (``arange(P).reshape(x's leading shape)[index]``, so NumPy's own
+    indexing rules decide) and sums g per position with the deterministic ``segment_sum``
+    (sorted, pairwise, no atomic scatter-add): bit-identical on every run and on CPU and GPU.
+    The axes that the index leaves whole are carried as rows, so ``x[idx]`` with x (A, K)
+    sorts only the len(idx) row indices.
     """
     def forward(self, x, index):
         self.shape, self.index = x.shape, index
@@ -73,12 +100,15 @@ class GetItem(Function):
 
     def backward(self, g):
         xp = array_module(g)
-        dx = xp.zeros(self.shape, dtype=g.dtype)
         if _is_basic(self.index):
+            dx = xp.zeros(self.shape, dtype=g.dtype)
             dx[self.index] = g
-        else:
-            xp.add.at(dx, self.index, g)
-        return dx
+            return dx
+        lead = self.shape[:_named_axes(len(self.shape), self.index)]
+        rows, row_size = math.prod(lead), math.prod(self.shape[len(lead):])
+        source = xp.arange(rows).reshape(lead)[self.index]
+        return segment_sum(source.reshape(-1), g.reshape(source.size, row_size),
+                           rows).reshape(self.shape)
 
 
 def reshape(x, shape):

@@ -1,9 +1,11 @@
 """The tape: order of the backward walk, reuse of non-leaves, depth, no_grad, repeated backward."""
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
 
 from halcon_dl import HalconDLError
-from halcon_dl.autograd import Function, Tensor, is_grad_enabled, no_grad
+from halcon_dl.autograd import Function, Tensor, is_grad_enabled, no_grad, unbroadcast
 from halcon_dl.ops import exp, mul
 
 
@@ -125,6 +127,81 @@ def test_engine_rejects_a_gradient_of_the_wrong_shape():
     x = leaf(np.ones((2, 3)))
     with pytest.raises(AssertionError):
         Wrong.apply(x).sum().backward()
+
+
+def test_engine_rejects_a_transposed_gradient_of_the_right_size():
+    # a (3, 2) gradient for a (2, 3) input has the right number of elements; reshaping it
+    # into place would silently scramble the gradient
+    class Transposing(Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, g):
+            return 2 * g.T
+
+    x = leaf(np.arange(6.0).reshape(2, 3))
+    with pytest.raises(AssertionError, match=r'Transposing\.backward .* \(3, 2\) .* \(2, 3\)'):
+        Transposing.apply(x).sum().backward()
+    assert x.grad is None
+
+
+@st.composite
+def broadcast_to_from(draw):
+    """(input shape, gradient shape) where the gradient shape is a broadcast of the input's:
+    leading axes added, axes of length 1 stretched (or kept, as keepdims leaves them)."""
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=4, min_side=1, max_side=3))
+    stretched = tuple(draw(st.integers(1, 3)) if n == 1 else n for n in shape)
+    lead = draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=3))
+    return shape, lead + stretched
+
+
+@settings(max_examples=60)
+@given(shapes=broadcast_to_from(), data=st.data())
+def test_unbroadcast_sums_exactly_the_broadcast_axes(shapes, data):
+    shape, grad_shape = shapes
+    g = data.draw(hnp.arrays(np.float64, grad_shape, elements=st.integers(-9, 9)))
+    got = unbroadcast(g.astype(np.float32), shape)
+    # reference: the adjoint of broadcasting; each gradient element goes to the input element
+    # that broadcasting copied there
+    size = int(np.prod(shape))
+    source = np.broadcast_to(np.arange(size).reshape(shape), grad_shape)
+    expected = np.bincount(source.ravel(), g.ravel(), minlength=size).reshape(shape)
+    assert got.shape == shape and got.dtype == np.float32
+    np.testing.assert_array_equal(got, expected)
+
+
+@settings(max_examples=60)
+@given(shapes=broadcast_to_from(), data=st.data())
+def test_unbroadcast_rejects_every_shape_that_is_not_a_broadcast(shapes, data):
+    shape, grad_shape = shapes
+    assume(len(grad_shape) >= 1)
+    # change one axis of the gradient so that it no longer broadcasts from ``shape``: the
+    # reversed shape (when that differs), an axis grown where the input is not 1, or an axis
+    # shrunk to 1 where the input is longer
+    kind = data.draw(st.sampled_from(['reverse', 'grow', 'shrink']))
+    bad = list(grad_shape)
+    extra = len(grad_shape) - len(shape)
+    if kind == 'reverse':
+        bad = bad[::-1]
+    elif kind == 'grow':
+        fixed = [extra + i for i, n in enumerate(shape) if n != 1]
+        assume(fixed)
+        bad[data.draw(st.sampled_from(fixed))] += 1
+    else:
+        longer = [extra + i for i, n in enumerate(shape) if n != 1]
+        assume(longer)
+        bad[data.draw(st.sampled_from(longer))] = 1
+    bad = tuple(bad)
+    broadcasts = len(bad) >= len(shape) and all(
+        n in (1, m) for n, m in zip(shape, bad[len(bad) - len(shape):]))
+    assume(not broadcasts)
+    with pytest.raises(AssertionError, match='Probe.backward'):
+        unbroadcast(np.zeros(bad), shape, 'Probe')
+
+
+def test_unbroadcast_rejects_a_gradient_with_fewer_axes_than_the_input():
+    with pytest.raises(AssertionError, match='only broadcast axes may be summed'):
+        unbroadcast(np.zeros(3), (1, 3))
 
 
 def test_only_float_tensors_can_require_grad():
