@@ -27,6 +27,10 @@ _system = {'seed_rand': 0, 'cudnn_deterministic': 'false'}
 class DLModel:
     """A deep-learning model: create with ``create_dl_model``, train with ``train_batch``."""
 
+    #: None: a training step runs in this process alone.  ``halcon_dl.distributed.data_parallel``
+    #: sets a process group here; the step then spans all its processes (see ``gradients``).
+    replicas = None
+
     def __init__(self, model_type, *, backbone='compact', class_ids, class_names=None,
                  image_width, image_height, image_num_channels, seed=None, **params):
         if not isinstance(model_type, str) or model_type not in TASKS:
@@ -136,6 +140,8 @@ class DLModel:
         samples are cut, in order, into M = ``batch_size_multiplier`` sub-batches; each runs
         forward in training mode (BatchNorm uses that sub-batch's statistics and updates its
         running statistics) and backward; the data gradient is the mean over the sub-batches.
+        Each sub-batch's gradient ∇L_k is formed by its own backward pass and the M of them are
+        added in sub-batch order, (…((∇L_1 + ∇L_2) + ∇L_3) + …) + ∇L_M; the loss values alike.
 
         Returns ``(losses, grads)``: the DLTrainResult dict (each loss the mean over the
         sub-batches, ``total_loss`` = the weighted head losses + ``regularization_loss``) and,
@@ -143,34 +149,19 @@ class DLModel:
         (α·w for regularised weights only), all at the current weights.  On any failure
         (invalid sample, non-finite loss or gradient) the BatchNorm statistics are restored and
         the error re-raised: nothing in the model changes.
+
+        With ``replicas`` set (``halcon_dl.distributed.data_parallel``) the sums run over the
+        sub-batches of all processes in rank order, and M counts them all.
         """
-        samples = sample_list(samples, operator)
-        size, parts = self.params['batch_size'], self.params['batch_size_multiplier']
-        if len(samples) != size * parts:
-            raise HalconDLError(
-                f'{operator} needs batch_size x batch_size_multiplier = {size} x '
-                f'{parts} = {size * parts} samples, got {len(samples)}')
-        batch = self.task.collate(self, samples)
-        retain_freed_memory()
         params = self.network.named_parameters()
         saved_stats = [b.data.copy() for _, b in self.network.named_buffers()]
-        sums = {}
-        weights = self.task.loss_weights(self)
-        self.network.train()
         try:
-            for _, p in params:
-                p.grad = None
-            # non-finite results are reported below; the BLAS stays at one thread so that the
-            # CPU threads of the kernels have the cores to themselves (kernels.parallel)
-            with np.errstate(all='ignore'), single_threaded_blas():
-                for k in range(parts):
-                    self._sub_batch({key: a[k * size:(k + 1) * size] for key, a in batch.items()},
-                                    weights, sums)
-            for _, p in params:                  # a parameter the loss does not reach
-                if p.grad is None:
-                    p.grad = array_module(p.data).zeros_like(p.data)
+            if self.replicas is None:
+                sums, totals, parts = self._accumulate(samples, operator)
+            else:
+                sums, totals, parts = self.replicas.accumulate(self, samples, operator)
             bad = [n for n, v in sums.items() if not math.isfinite(v)]
-            bad += [n for n, p in params if not bool(array_module(p.grad).isfinite(p.grad).all())]
+            bad += [n for n, g in totals.items() if not bool(array_module(g).isfinite(g).all())]
             if bad:
                 raise HalconDLError(f'training step produced non-finite values in {bad}; weights, '
                                     'optimiser state and BatchNorm statistics are unchanged')
@@ -184,28 +175,69 @@ class DLModel:
         alpha = self.params['weight_prior']
         regularized = [p.data for _, p in params if p.regularize]
         losses['regularization_loss'] = weight_prior_loss(regularized, alpha) if alpha > 0 else 0.0
-        losses = {'total_loss': sum(w * losses[n] for n, w in weights.items())
+        losses = {'total_loss': sum(w * losses[n] for n, w in self.task.loss_weights(self).items())
                   + losses['regularization_loss'], **losses}
         grads = {}
         for name, p in params:
-            g = p.grad / parts if parts > 1 else p.grad
+            g = totals[name] / parts if parts > 1 else totals[name]
             grads[name] = g + alpha * p.data if alpha > 0 and p.regularize else g
-            p.grad = None
         return losses, grads
 
-    def _sub_batch(self, part, weights, sums):
-        """Forward and backward of one sub-batch: gradients add up in the parameters' ``.grad``,
-        loss values in ``sums``.  The sub-batch's graph (everything forward kept for backward)
-        is referenced only from this frame, so it is freed on return, before the next
-        sub-batch's forward."""
+    def _accumulate(self, samples, operator, each=None):
+        """Validate this process's samples and run their M sub-batches in order.
+
+        Returns ``(sums, totals, M)``: per loss name Σ_k L_k and per parameter name Σ_k ∇L_k,
+        each added in sub-batch order.  With ``each``, every sub-batch's ``(terms, grads)`` (see
+        ``_sub_batch``) is handed to ``each`` instead, in order, and ``sums``, ``totals`` stay
+        empty (``halcon_dl.distributed`` collects them so)."""
+        samples = sample_list(samples, operator)
+        size, parts = self.params['batch_size'], self.params['batch_size_multiplier']
+        if len(samples) != size * parts:
+            raise HalconDLError(
+                f'{operator} needs batch_size x batch_size_multiplier = {size} x '
+                f'{parts} = {size * parts} samples, got {len(samples)}')
+        batch = self.task.collate(self, samples)
+        retain_freed_memory()
+        weights = self.task.loss_weights(self)
+        sums, totals = {}, {}
+
+        def add(terms, grads):
+            for name, value in terms.items():
+                sums[name] = sums.get(name, 0.0) + value
+            for name, g in grads.items():
+                if name in totals:
+                    totals[name] += g
+                else:
+                    totals[name] = g              # a fresh array (see _sub_batch)
+        self.network.train()
+        # non-finite results are reported by the caller; the BLAS stays at one thread so that the
+        # CPU threads of the kernels have the cores to themselves (kernels.parallel)
+        with np.errstate(all='ignore'), single_threaded_blas():
+            for k in range(parts):
+                part = {key: a[k * size:(k + 1) * size] for key, a in batch.items()}
+                (each or add)(*self._sub_batch(part, weights))
+        return sums, totals, parts
+
+    def _sub_batch(self, part, weights):
+        """Forward and backward of one sub-batch.  Returns ``(terms, grads)``: its loss values
+        (floats) and, per parameter name, its gradient (a fresh array; zeros for a parameter the
+        loss does not reach).  The sub-batch's graph (everything forward kept for backward) is
+        referenced only from this frame, so it is freed on return, before the next sub-batch's
+        forward."""
+        params = self.network.named_parameters()
+        for _, p in params:
+            p.grad = None
         terms = self.task.losses(self, self.network(Tensor(part['images'])), part)
         total = None
         for name, w in weights.items():
             weighted = terms[name] * w if w != 1.0 else terms[name]
             total = weighted if total is None else total + weighted
         total.backward()
-        for name, term in terms.items():
-            sums[name] = sums.get(name, 0.0) + float(term.data if isinstance(term, Tensor) else term)
+        grads = {}
+        for name, p in params:
+            grads[name] = p.grad if p.grad is not None else array_module(p.data).zeros_like(p.data)
+            p.grad = None
+        return {name: float(t.data if isinstance(t, Tensor) else t) for name, t in terms.items()}, grads
 
     def _solver_step(self, weights, grads):
         p = self.params

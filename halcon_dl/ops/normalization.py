@@ -57,10 +57,8 @@ class BatchNorm2d(Function):
                 xp.maximum(zb, 0, out=zb)
         parallel_for(normalise, c, xp, work=4 * rows.size, rows_per_call=rows_per_block(length))
         if training:
-            running_mean *= 1 - momentum
-            running_mean += momentum * mean
-            running_var *= 1 - momentum
-            running_var += (momentum * length / (length - 1)) * var
+            update_running(running_mean, momentum * mean, momentum)
+            update_running(running_var, (momentum * length / (length - 1)) * var, momentum)
         self.z = z
         return from_channel_major(z.reshape(c, n, h, w))
 
@@ -93,6 +91,16 @@ class BatchNorm2d(Function):
         if need_x:
             dx = from_channel_major(dx.reshape(c, n, h, w))
         return dx, (dgamma if need_gamma else None), (dbeta if need_beta else None)
+
+
+def update_running(running, increment, momentum):
+    """running ← (1 - m)·running + increment, in place, in this order of operations.
+
+    The increment (m·μ or m·σ²·L/(L - 1)) does not depend on ``running``: forward on a zeroed
+    buffer leaves exactly the increment in it, and replaying increments through this function
+    reproduces the buffer bit for bit (``halcon_dl.distributed`` relies on both)."""
+    running *= 1 - momentum
+    running += increment
 
 
 def _raw(a):
