@@ -135,19 +135,21 @@ class ProcessGroup:
         """Poll ``requests`` until all are complete; past the deadline fail, naming the ranks in
         ``peers`` ({rank: its receive request}) that sent nothing."""
         MPI = _mpi()
-        deadline = time.monotonic() + self.timeout
+        start = time.monotonic()
         delay = 0.0
         try:
             while not MPI.Request.Testall(requests):
-                if time.monotonic() > deadline:
+                now = time.monotonic()
+                if now > start + self.timeout:
                     silent = [r for r, q in (peers or {}).items() if not q.Test()]
                     who = (f'rank(s) {silent} did not answer' if silent
                            else 'a rank stopped answering')
                     self._fail(f'{who} within {self.timeout:g} s ({what}): a process exited, '
                                'hangs, or made fewer training calls; the step was abandoned and '
                                'this model is unchanged; the process group is unusable', requests)
-                time.sleep(delay)
-                delay = min(2 * delay + 1e-5, 1e-3)
+                time.sleep(delay)               # spin (yield) for 2 ms, then sleep up to 1 ms
+                if now > start + 2e-3:
+                    delay = min(2 * delay + 1e-5, 1e-3)
         except MPI.Exception as exc:
             self._fail(f'MPI error during {what}: {exc}', requests)
 
@@ -191,9 +193,10 @@ class ProcessGroup:
         """Overwrite ``flat`` (a NumPy array) with rank 0's, in place."""
         self._wait([self.comm.Ibcast(flat, root=0)], what)
 
-    def sum_in_rank_order(self, flat, what):
+    def sum_in_rank_order(self, flat, what, alongside=()):
         """Σ over all ranks r and rows k of ``flat[k]`` (this rank's (M, N) array), added in the
-        order (r, k) = (0, 0), (0, 1), …, (P-1, M-1); the same bits on every rank."""
+        order (r, k) = (0, 0), (0, 1), …, (P-1, M-1); the same bits on every rank.  The requests
+        ``alongside`` are completed with the reduce-scatter."""
         p, me = self.size, self.rank
         m, n = flat.shape
         bounds = [c * n // p for c in range(p + 1)]
@@ -203,7 +206,7 @@ class ProcessGroup:
         requests = [self.comm.Ialltoallv(
             [send, ([m * k for k in lens], [m * b for b in bounds[:-1]])],
             [recv, ([m * lens[me]] * p, [m * lens[me] * r for r in range(p)])])]
-        self._wait(requests, what + ': reduce-scatter')
+        self._wait(requests + list(alongside), what + ': reduce-scatter')
         chunk = recv[0].copy()
         for row in recv[1:]:
             chunk += row
@@ -211,12 +214,6 @@ class ProcessGroup:
         self._wait([self.comm.Iallgatherv(chunk, [out, (lens, bounds[:-1])])], what + ': all-gather')
         self.last_exchange['gradient_bytes'] = (
             sum(m * lens[c] for c in range(p) if c != me) + (p - 1) * lens[me]) * flat.itemsize
-        return out
-
-    def allgather_rows(self, flat, what):
-        """Every rank's ``flat`` (same shape everywhere), stacked in rank order."""
-        out = np.empty((self.size,) + flat.shape, dtype=flat.dtype)
-        self._wait([self.comm.Iallgather(flat, out)], what)
         return out
 
     # -- the training step ----------------------------------------------------------------------------
@@ -263,9 +260,11 @@ class ProcessGroup:
         n_grad = sum(int(p.data.size) for _, p in params)
         n_stat = sum(int(b.data.size) for b in buffers)
         rows = np.stack(grad_rows) if grad_rows else np.empty((0, n_grad), dtype)
-        totals_flat = self.sum_in_rank_order(rows, f'{operator}: gradients')
-        all_increments = (self.allgather_rows(np.stack(increments), f'{operator}: statistics')
-                          if n_stat else None)
+        all_increments = np.empty((self.size, parts, n_stat), dtype)
+        statistics = [self.comm.Iallgather(np.stack(increments), all_increments)] if n_stat else []
+        totals_flat = self.sum_in_rank_order(rows, f'{operator}: gradients and statistics',
+                                             statistics)
+        self.last_exchange['statistics_bytes'] = (self.size - 1) * parts * n_stat * rows.itemsize
 
         xp = array_module(params[0][1].data)
         totals = _unflatten(xp.asarray(totals_flat), params)

@@ -7,6 +7,7 @@ import pytest
 import halcon_dl as hdl
 from halcon_dl import ops
 from halcon_dl.autograd import Tensor
+from halcon_dl.nn import Dense
 from halcon_dl.testing.models import NoBatchNormNet, assert_same_snapshot, random_samples, snapshot
 
 
@@ -151,3 +152,32 @@ def test_wrong_sample_count_is_rejected():
     model = model64(batch_size=4, batch_size_multiplier=2)
     with pytest.raises(hdl.HalconDLError, match='4 x 2 = 8'):
         hdl.train_dl_model_batch(model, random_samples(model, 4))
+
+
+class SharedDenseNet(NoBatchNormNet):
+    """NoBatchNormNet whose hidden Dense layer is applied twice: its weight gets two
+    contributions in each backward pass."""
+
+    def __init__(self, in_channels, num_classes, rng):
+        super().__init__(in_channels, num_classes, rng)
+        self.hidden = Dense(4, 4, rng, dtype=np.float64)
+
+    def forward(self, x):
+        h = ops.global_avg_pool2d(ops.relu(self.conv(x)))
+        return self.fc(self.hidden(ops.relu(self.hidden(h))))
+
+
+def test_sub_batch_gradients_are_formed_whole_then_added_in_order():
+    """g = (∇L_1 + ∇L_2) / 2 bit for bit, each ∇L_k from a step on sub-batch k alone, also for
+    a weight used twice per pass (accumulating its contributions across sub-batches one by one
+    would round differently)."""
+    two = model64(batch_size=4, batch_size_multiplier=2, weight_prior=0.0)
+    two.network = SharedDenseNet(3, 3, np.random.default_rng(5))
+    one = copy.deepcopy(two)
+    hdl.set_dl_model_param(one, 'batch_size_multiplier', 1)
+    samples = random_samples(two, 8, seed=6)
+    _, g = two.gradients(samples)
+    _, g1 = one.gradients(samples[:4])
+    _, g2 = one.gradients(samples[4:])
+    for name in g:
+        assert g[name].tobytes() == ((g1[name] + g2[name]) / 2).tobytes(), name

@@ -15,7 +15,10 @@ import numpy as np
 
 import halcon_dl as hdl
 from halcon_dl import distributed
-from halcon_dl.testing.models import random_samples, snapshot
+from halcon_dl.testing.models import NoBatchNormNet, random_samples, snapshot
+
+CASES = [('sgd', 1, 'compact'), ('sgd', 2, 'compact'), ('adam', 1, 'compact'),
+         ('adam', 2, 'compact'), ('sgd', 2, 'nobn')]
 
 
 def make(solver, multiplier, seed=1):
@@ -37,22 +40,30 @@ def step_samples(model, step, count):
     return random_samples(model, count, seed=1000 + step)
 
 
+def without_batchnorm(model, seed=5):
+    model.network = NoBatchNormNet(3, 3, np.random.default_rng(seed), dtype=np.float32)
+    return model
+
+
 def equivalence(out, rank, procs):
-    """Per solver and multiplier: 5 steps on every rank; rank 0 also the P·M reference."""
-    for solver in ('sgd', 'adam'):
-        for m in (1, 2):
-            case = f'{solver}_m{m}'
-            model = make(solver, m, seed=1 + rank)       # rank 1 starts from other weights
+    """Per case: 5 steps on every rank; rank 0 also the P·M reference."""
+    for solver, m, net in CASES:
+        case = f'{solver}_m{m}_{net}'
+        model = make(solver, m, seed=1 + rank)           # rank 1 starts from other weights
+        ref = make(solver, procs * m) if rank == 0 else None
+        if net == 'compact':
             model.buffers()['backbone.stages.0.bn.running_mean'][...] += rank
-            ref = make(solver, procs * m) if rank == 0 else None
-            distributed.data_parallel(model, timeout=120)
-            for step in range(5):
-                samples = step_samples(model, step, procs * 2 * m)
-                losses = hdl.train_dl_model_batch(model, distributed.shard(samples, model))
-                save(out, f'{case}_rank{rank}_step{step}', model, losses,
-                     exchange=model.replicas.last_exchange)
-                if ref is not None:
-                    save(out, f'{case}_ref_step{step}', ref, hdl.train_dl_model_batch(ref, samples))
+        else:
+            model = without_batchnorm(model, 5 + rank)
+            ref = without_batchnorm(ref) if ref is not None else None
+        distributed.data_parallel(model, timeout=120)
+        for step in range(5):
+            samples = step_samples(model, step, procs * 2 * m)
+            losses = hdl.train_dl_model_batch(model, distributed.shard(samples, model))
+            save(out, f'{case}_rank{rank}_step{step}', model, losses,
+                 exchange=model.replicas.last_exchange)
+            if ref is not None:
+                save(out, f'{case}_ref_step{step}', ref, hdl.train_dl_model_batch(ref, samples))
 
 
 def faults(out, rank, procs):

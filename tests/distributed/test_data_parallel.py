@@ -25,7 +25,9 @@ from halcon_dl.testing.models import random_samples
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'mpi_worker.py')
 LAUNCH_TIMEOUT = 180          # seconds for one mpiexec run; a loaded 2-core machine is slow
-STEPS, CASES = 5, [('sgd', 1), ('sgd', 2), ('adam', 1), ('adam', 2)]
+STEPS = 5
+CASES = [('sgd', 1, 'compact'), ('sgd', 2, 'compact'), ('adam', 1, 'compact'),
+         ('adam', 2, 'compact'), ('sgd', 2, 'nobn')]    # as in mpi_worker.py
 
 
 def mpiexec():
@@ -80,39 +82,39 @@ def faults(tmp_path_factory):
 
 # -- semantics --------------------------------------------------------------------------------------
 @needs_mpi
-@pytest.mark.parametrize('solver, multiplier', CASES)
+@pytest.mark.parametrize('solver, multiplier, net', CASES)
 def test_step_is_bit_identical_to_one_process_with_multiplier_p_times_m(equivalence, solver,
-                                                                        multiplier):
+                                                                        multiplier, net):
     """Weights, BatchNorm statistics, optimiser state and every loss value after each of 5
     steps equal, bit for bit, those of one process with multiplier 2·M on both ranks' samples
-    in rank order (rank 1 started from other weights and statistics: rank 0's were copied)."""
+    in rank order (rank 1 started from other weights and statistics: rank 0's were copied).
+    'nobn': a network without BatchNorm (no statistics to exchange)."""
     for step in range(STEPS):
-        mine, info = load(equivalence, f'{solver}_m{multiplier}_rank0_step{step}')
-        ref, ref_info = load(equivalence, f'{solver}_m{multiplier}_ref_step{step}')
+        mine, info = load(equivalence, f'{solver}_m{multiplier}_{net}_rank0_step{step}')
+        ref, ref_info = load(equivalence, f'{solver}_m{multiplier}_{net}_ref_step{step}')
         assert_bit_identical(mine, ref, f'step {step}')
         assert info['losses'] == ref_info['losses']
         assert set(info['losses']) == {'total_loss', 'cross_entropy_loss', 'regularization_loss'}
 
 
 @needs_mpi
-@pytest.mark.parametrize('solver, multiplier', CASES)
-def test_ranks_hold_bit_identical_models_after_every_step(equivalence, solver, multiplier):
+@pytest.mark.parametrize('solver, multiplier, net', CASES)
+def test_ranks_hold_bit_identical_models_after_every_step(equivalence, solver, multiplier, net):
     for step in range(STEPS):
-        a, info_a = load(equivalence, f'{solver}_m{multiplier}_rank0_step{step}')
-        b, info_b = load(equivalence, f'{solver}_m{multiplier}_rank1_step{step}')
+        a, info_a = load(equivalence, f'{solver}_m{multiplier}_{net}_rank0_step{step}')
+        b, info_b = load(equivalence, f'{solver}_m{multiplier}_{net}_rank1_step{step}')
         assert_bit_identical(a, b, f'step {step}')
         assert info_a['losses'] == info_b['losses']
 
 
 @needs_mpi
-@pytest.mark.parametrize('solver, multiplier', CASES)
-def test_gradient_bytes_sent_per_step_follow_the_cost_formula(equivalence, solver, multiplier):
+@pytest.mark.parametrize('solver, multiplier, net', CASES)
+def test_gradient_bytes_sent_per_step_follow_the_cost_formula(equivalence, solver, multiplier,
+                                                              net):
     """(M + 1)·(P - 1)/P·N values: rank 0 sends rank 1 the second half (values N//2 … N-1) of
     each of its M sub-batch gradients, then the sum of the first half; float32, 4 bytes."""
-    model = hdl.create_dl_model('classification', class_ids=[0, 1, 2], image_width=6,
-                                image_height=5, image_num_channels=3)
-    n = sum(w.size for w in model.parameters().values())
-    _, info = load(equivalence, f'{solver}_m{multiplier}_rank0_step0')
+    arrays, info = load(equivalence, f'{solver}_m{multiplier}_{net}_rank0_step0')
+    n = sum(a.size for k, a in arrays.items() if k.startswith('param.'))
     assert info['exchange']['gradient_bytes'] == (multiplier * (n - n // 2) + n // 2) * 4
 
 
