@@ -64,20 +64,22 @@ def assert_bit_identical(a, b, what):
         assert a[k].tobytes() == b[k].tobytes(), f'{what}: {k} differs'
 
 
-@pytest.fixture(scope='module')
-def equivalence(tmp_path_factory):
-    out = tmp_path_factory.mktemp('equivalence')
-    done, _ = launch(out, 'equivalence')
+def scenario_output(tmp_path_factory, scenario):
+    """The folder of what both ranks wrote in a scenario that must end without error."""
+    out = tmp_path_factory.mktemp(scenario)
+    done, _ = launch(out, scenario)
     assert done.returncode == 0, done.stdout + done.stderr
     return out
+
+
+@pytest.fixture(scope='module')
+def equivalence(tmp_path_factory):
+    return scenario_output(tmp_path_factory, 'equivalence')
 
 
 @pytest.fixture(scope='module')
 def faults(tmp_path_factory):
-    out = tmp_path_factory.mktemp('faults')
-    done, _ = launch(out, 'faults')
-    assert done.returncode == 0, done.stdout + done.stderr
-    return out
+    return scenario_output(tmp_path_factory, 'faults')
 
 
 # -- semantics --------------------------------------------------------------------------------------
