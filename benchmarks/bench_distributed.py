@@ -42,19 +42,21 @@ def worker(args):
                for _ in range(4)]
     for b in batches[:3]:                                       # warm-up
         hdl.train_dl_model_batch(model, b)
-    times, compute, exchange = [], [], []
+    times, compute, status, exchange = [], [], [], []
     for i in range(args.steps):
         t0 = time.perf_counter()
         hdl.train_dl_model_batch(model, batches[i % len(batches)])
         times.append(time.perf_counter() - t0)
         if model.replicas is not None:
             compute.append(model.replicas.last_exchange['compute_seconds'])
+            status.append(model.replicas.last_exchange['status_seconds'])
             exchange.append(model.replicas.last_exchange['exchange_seconds'])
     if distributed.is_root(model):
         record = {'procs': distributed.size(model), 'step': float(np.median(times)),
                   'gradient_values': int(sum(w.size for w in model.parameters().values()))}
         if model.replicas is not None:
-            record.update(compute=float(np.median(compute)), exchange=float(np.median(exchange)),
+            record.update(compute=float(np.median(compute)), status=float(np.median(status)),
+                          exchange=float(np.median(exchange)),
                           bytes=model.replicas.last_exchange)
         print(json.dumps(record), flush=True)
 
@@ -102,10 +104,13 @@ def main(argv=None):
     print(f'2 processes: {two * 1e3:7.1f} ms/step  {2 * BATCH / two:6.1f} samples/s  '
           f'({2 * BATCH / two / (BATCH / one):.2f}x; per step: local sub-batches '
           f'{np.median([r["compute"] for r in runs[2]]) * 1e3:.1f} ms, exchange '
-          f'{np.median([r["exchange"] for r in runs[2]]) * 1e3:.1f} ms)')
+          f'{np.median([r["exchange"] for r in runs[2]]) * 1e3:.1f} ms of which '
+          f'{np.median([r["status"] for r in runs[2]]) * 1e3:.1f} ms waiting for the other rank '
+          'in the status round)')
     b = last['bytes']
-    print(f'bytes sent per process and step (P = 2): gradients {b["gradient_bytes"]}, BatchNorm '
-          f'increments {b["statistics_bytes"]}, status {b["status_bytes"]}')
+    print(f'bytes sent per process and step (P = 2): gradients {b["gradients_bytes"]} + summed '
+          f'chunk {b["sums_bytes"]}, BatchNorm increments {b["statistics_bytes"]}, header and '
+          f'status {b["header_bytes"] + b["status_bytes"]}')
     grad_bytes = 4 * last['gradient_values']
     rate = args.bandwidth_gbit * 1e9 / 8
     print(f'\ncost model: step = {one * 1e3:.1f} ms + {grad_bytes} B x 2(P-1)/P / '

@@ -27,26 +27,30 @@ order (rank 0's M, then rank 1's, ...), play the part of one process's sub-batch
   P·M sub-batches are exchanged and every rank replays them in rank order on the
   statistics it had before the step, as one process would have applied them.
 
-**The exchange** (after the local sub-batches; CuPy arrays are copied to host memory for it,
-the MPI is not assumed CUDA-aware, and the results are copied back):
+**The exchange** (after the local sub-batches), in four rounds of non-blocking point-to-point
+messages, each posted to and from every other rank at once (MPICH moves them on several times
+faster than its non-blocking collectives; and a rank that sends nothing can be named).  CuPy
+arrays are copied to host memory for it (the MPI is not assumed CUDA-aware) and back:
 
-1. every rank sends every other rank a 16-byte header (exchange number, status size),
-   point to point, so that a rank that does not answer can be named;
-2. all-gather of each rank's status (JSON: its error if validation or compute failed, the
-   loss values of its sub-batches, whether its gradients are finite, a digest of its model
-   parameters).  From here on every rank holds the same information and reaches the same
-   decision: if any rank failed, any loss or gradient is not finite, or the parameters differ,
-   **every** rank raises :class:`HalconDLError` naming the rank (and, for a bad sample, the
-   sample) before any rank changes its model;
+1. header: the exchange number and the size of this rank's status (16 bytes);
+2. status (JSON): its error if validation or compute failed, the loss values of its
+   sub-batches, whether its gradients are finite, a digest of its model parameters.  From
+   here on every rank holds the same information and reaches the same decision: if any rank
+   failed, any loss or gradient is not finite, or the parameters differ, **every** rank raises
+   :class:`HalconDLError` naming the rank (and, for a bad sample, the sample) before any rank
+   changes its model;
 3. reduce-scatter in a fixed order: the N gradient values are cut into P contiguous chunks;
-   rank c receives chunk c of every sub-batch gradient of every rank (all-to-all) and adds
-   them in rank and sub-batch order; the BatchNorm increments are all-gathered alongside;
-4. all-gather of the P summed chunks: every rank holds the same N sums.
+   rank c receives chunk c of every sub-batch gradient of every rank and adds them in rank
+   and sub-batch order; the BatchNorm increments go to every rank alongside;
+4. all-gather: every rank receives every summed chunk, so all hold the same N sums.
 
 Bytes sent per rank and step: (M + 1)·(P - 1)/P·N·s for the gradients (s bytes per value;
-with M = 1 that is the 2(P - 1)/P·N·s of a ring all-reduce), plus (P - 1) times the status
-(a few hundred bytes) and the BatchNorm increments (M values per statistic).
-``ProcessGroup.last_exchange`` records them per step.
+with M = 1 that is the 2(P - 1)/P·N·s of a ring all-reduce), plus (P - 1) times the header,
+the status (a few hundred bytes) and the BatchNorm increments (M values per statistic).
+``ProcessGroup.last_exchange`` records the bytes sent per kind for the last step, with the
+seconds of the local sub-batches (``compute_seconds``), of the status round
+(``status_seconds``: it includes waiting for the slowest rank) and of the whole exchange
+(``exchange_seconds``).
 
 **Faults.**  Every wait on another process polls non-blocking MPI requests against a deadline
 of ``timeout`` seconds (``data_parallel(..., timeout=)``, else the environment variable
@@ -78,7 +82,8 @@ from .ops.normalization import update_running
 
 TIMEOUT_VARIABLE = 'HALCON_DL_MPI_TIMEOUT'
 DEFAULT_TIMEOUT = 300.0
-_HEADER_TAG = 7001
+_TAGS = {'header': 1, 'status': 2, 'gradients': 3, 'statistics': 4, 'sums': 5, 'weights': 6}
+_SPIN_SECONDS = 0.01
 
 
 def _mpi():
@@ -124,16 +129,26 @@ class ProcessGroup:
 
     # -- waiting with a deadline ------------------------------------------------------------------
     def _fail(self, message, requests=()):
-        """Mark the group unusable, arrange the job's end at exit, and raise.  Pending
-        ``requests`` are kept: MPI may still write into their buffers."""
+        """Mark the group unusable and raise (see ``_break``)."""
+        raise self._break(HalconDLError(f'rank {self.rank} of {self.size}: {message}'), requests)
+
+    def _break(self, error, requests):
+        """Mark the group unusable and arrange the job's end at exit; returns ``error``.
+        Pending ``requests`` are kept: MPI may still write into their buffers."""
+        if self.broken is None:
+            self.broken = error
+            atexit.register(_abort_job, self)
         self._orphans.append(requests)
-        self.broken = HalconDLError(f'rank {self.rank} of {self.size}: {message}')
-        atexit.register(_abort_job, self)
-        raise self.broken
+        return error
 
     def _wait(self, requests, what, peers=None):
         """Poll ``requests`` until all are complete; past the deadline fail, naming the ranks in
-        ``peers`` ({rank: its receive request}) that sent nothing."""
+        ``peers`` ({rank: its receive requests}) that sent nothing.
+
+        MPI moves a non-blocking collective on only while it is polled (an all-to-all of two
+        ranks takes ~30 polls), and a process that sleeps or yields may lose its core for a
+        time slice on a busy machine: so the first ``_SPIN_SECONDS`` are spent polling without
+        pause, then the pauses grow to 1 ms (a slow peer costs no CPU)."""
         MPI = _mpi()
         start = time.monotonic()
         delay = 0.0
@@ -141,34 +156,56 @@ class ProcessGroup:
             while not MPI.Request.Testall(requests):
                 now = time.monotonic()
                 if now > start + self.timeout:
-                    silent = [r for r, q in (peers or {}).items() if not q.Test()]
+                    silent = [r for r, qs in (peers or {}).items() if not MPI.Request.Testall(qs)]
                     who = (f'rank(s) {silent} did not answer' if silent
                            else 'a rank stopped answering')
                     self._fail(f'{who} within {self.timeout:g} s ({what}): a process exited, '
                                'hangs, or made fewer training calls; the step was abandoned and '
                                'this model is unchanged; the process group is unusable', requests)
-                time.sleep(delay)               # spin (yield) for 2 ms, then sleep up to 1 ms
-                if now > start + 2e-3:
+                if now > start + _SPIN_SECONDS:
+                    time.sleep(delay)
                     delay = min(2 * delay + 1e-5, 1e-3)
         except MPI.Exception as exc:
             self._fail(f'MPI error during {what}: {exc}', requests)
+        except HalconDLError:
+            raise
+        except BaseException as exc:             # e.g. Ctrl-C: the exchange stays incomplete
+            raise self._break(exc, requests)
 
-    def _header(self, nbytes, what):
-        """Exchange (exchange number, payload size) with every rank, point to point; returns
-        every rank's payload size."""
+    def _exchange(self, what, *parts):
+        """Point-to-point messages, all posted at once: each part is ``(kind, sends, recvs)``
+        with {rank: contiguous NumPy array}; ``recvs`` are filled in place.  Waits with the
+        deadline; counts the bytes sent per kind in ``last_exchange``."""
         MPI = _mpi()
         if self.broken is not None:
-            raise HalconDLError(f'the process group failed earlier: {self.broken}')
+            raise HalconDLError(f'the process group failed earlier: {_describe(self.broken)}')
+        incoming, outgoing = {}, []
+        try:
+            for kind, sends, recvs in parts:
+                tag = _TAGS[kind]
+                for r, buf in recvs.items():
+                    incoming.setdefault(r, []).append(self.comm.Irecv(buf, source=r, tag=tag))
+                for r, buf in sends.items():
+                    outgoing.append(self.comm.Isend(buf, dest=r, tag=tag))
+                key = f'{kind}_bytes'
+                self.last_exchange[key] = (self.last_exchange.get(key, 0)
+                                           + sum(b.nbytes for b in sends.values()))
+        except MPI.Exception as exc:
+            self._fail(f'MPI error during {what}: {exc}', list(incoming.values()) + outgoing)
+        requests = [q for qs in incoming.values() for q in qs] + outgoing
+        self._wait(requests, what, incoming)
+
+    def _others(self):
+        return [r for r in range(self.size) if r != self.rank]
+
+    def _header(self, nbytes, what):
+        """Exchange (exchange number, payload size) with every rank; returns every rank's
+        payload size.  Ranks that are at another exchange are an error."""
         self.exchanges += 1
         got = np.zeros((self.size, 2), dtype=np.int64)
         got[self.rank] = (self.exchanges, nbytes)
-        others = [r for r in range(self.size) if r != self.rank]
-        try:
-            recvs = {r: self.comm.Irecv(got[r], source=r, tag=_HEADER_TAG) for r in others}
-            sends = [self.comm.Isend(got[self.rank], dest=r, tag=_HEADER_TAG) for r in others]
-        except MPI.Exception as exc:
-            self._fail(f'MPI error during {what}: {exc}')
-        self._wait(list(recvs.values()) + sends, what, recvs)
+        self._exchange(what, ('header', {r: got[self.rank] for r in self._others()},
+                              {r: got[r] for r in self._others()}))
         astray = [int(r) for r in np.flatnonzero(got[:, 0] != self.exchanges)]
         if astray:
             self._fail(f'rank(s) {astray} are at exchange {got[astray, 0].tolist()}, this rank at '
@@ -180,41 +217,52 @@ class ProcessGroup:
     def allgather(self, value, what='allgather'):
         """Every rank's JSON-serialisable ``value``, as a list in rank order (the same on every
         rank).  Floats survive exactly (JSON writes their shortest round-trip form)."""
-        MPI = _mpi()
         data = np.frombuffer(json.dumps(value).encode(), dtype=np.uint8)
-        counts = [int(n) for n in self._header(data.size, what)]
-        out = np.empty(sum(counts), dtype=np.uint8)
-        displs = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int).tolist()
-        self._wait([self.comm.Iallgatherv(data, [out, (counts, displs), MPI.BYTE])], what)
-        self.last_exchange['status_bytes'] = (self.size - 1) * (data.size + 16)
-        return [json.loads(out[d:d + n].tobytes()) for d, n in zip(displs, counts)]
+        sizes = self._header(data.size, what)
+        got = {r: np.empty(int(sizes[r]), dtype=np.uint8) for r in self._others()}
+        self._exchange(what, ('status', {r: data for r in self._others()}, got))
+        got[self.rank] = data
+        return [json.loads(got[r].tobytes()) for r in range(self.size)]
 
     def broadcast(self, flat, what):
         """Overwrite ``flat`` (a NumPy array) with rank 0's, in place."""
-        self._wait([self.comm.Ibcast(flat, root=0)], what)
+        root = self.rank == 0
+        self._exchange(what, ('weights', {r: flat for r in self._others()} if root else {},
+                              {} if root else {0: flat}))
 
-    def sum_in_rank_order(self, flat, what, alongside=()):
+    def sum_in_rank_order(self, flat, what, rows_to_gather=None):
         """Σ over all ranks r and rows k of ``flat[k]`` (this rank's (M, N) array), added in the
-        order (r, k) = (0, 0), (0, 1), …, (P-1, M-1); the same bits on every rank.  The requests
-        ``alongside`` are completed with the reduce-scatter."""
-        p, me = self.size, self.rank
+        order (r, k) = (0, 0), (0, 1), …, (P-1, M-1): the same bits on every rank.
+
+        Reduce-scatter: the N columns are cut into P contiguous chunks; rank c receives chunk c
+        of every rank's rows and adds them in that order; all-gather: every rank receives every
+        summed chunk.  ``rows_to_gather`` (optional, the same shape on every rank) travels with
+        the first phase; returns ``(sums, every rank's rows_to_gather stacked in rank order)``.
+        """
+        p, me, others = self.size, self.rank, self._others()
         m, n = flat.shape
         bounds = [c * n // p for c in range(p + 1)]
-        lens = [bounds[c + 1] - bounds[c] for c in range(p)]
-        send = np.concatenate([flat[:, bounds[c]:bounds[c + 1]].ravel() for c in range(p)])
-        recv = np.empty((p * m, lens[me]), dtype=flat.dtype)
-        requests = [self.comm.Ialltoallv(
-            [send, ([m * k for k in lens], [m * b for b in bounds[:-1]])],
-            [recv, ([m * lens[me]] * p, [m * lens[me] * r for r in range(p)])])]
-        self._wait(requests + list(alongside), what + ': reduce-scatter')
-        chunk = recv[0].copy()
-        for row in recv[1:]:
+        mine = slice(bounds[me], bounds[me + 1])
+        received = np.empty((p, m, bounds[me + 1] - bounds[me]), dtype=flat.dtype)
+        received[me] = flat[:, mine]
+        phases = [('gradients', {c: np.ascontiguousarray(flat[:, bounds[c]:bounds[c + 1]])
+                                 for c in others}, {r: received[r] for r in others})]
+        gathered = None
+        if rows_to_gather is not None:
+            gathered = np.empty((p,) + rows_to_gather.shape, dtype=rows_to_gather.dtype)
+            gathered[me] = rows_to_gather
+            phases.append(('statistics', {r: rows_to_gather for r in others},
+                           {r: gathered[r] for r in others}))
+        self._exchange(what + ': reduce-scatter', *phases)
+        rows = received.reshape(p * m, -1)
+        chunk = rows[0].copy()
+        for row in rows[1:]:
             chunk += row
         out = np.empty(n, dtype=flat.dtype)
-        self._wait([self.comm.Iallgatherv(chunk, [out, (lens, bounds[:-1])])], what + ': all-gather')
-        self.last_exchange['gradient_bytes'] = (
-            sum(m * lens[c] for c in range(p) if c != me) + (p - 1) * lens[me]) * flat.itemsize
-        return out
+        out[mine] = chunk
+        self._exchange(what + ': all-gather', ('sums', {r: chunk for r in others},
+                                               {r: out[bounds[r]:bounds[r + 1]] for r in others}))
+        return out, gathered
 
     # -- the training step ----------------------------------------------------------------------------
     def accumulate(self, model, samples, operator):
@@ -253,6 +301,7 @@ class ProcessGroup:
                   'terms': terms, 'finite': [bool(np.isfinite(g).all()) for g in grad_rows],
                   'digest': _digest(model)}
         statuses = self.allgather(status, f'{operator}: status')
+        t2 = time.perf_counter()
         self._agree(statuses, error, operator)
 
         parts = len(terms)
@@ -260,11 +309,8 @@ class ProcessGroup:
         n_grad = sum(int(p.data.size) for _, p in params)
         n_stat = sum(int(b.data.size) for b in buffers)
         rows = np.stack(grad_rows) if grad_rows else np.empty((0, n_grad), dtype)
-        all_increments = np.empty((self.size, parts, n_stat), dtype)
-        statistics = [self.comm.Iallgather(np.stack(increments), all_increments)] if n_stat else []
-        totals_flat = self.sum_in_rank_order(rows, f'{operator}: gradients and statistics',
-                                             statistics)
-        self.last_exchange['statistics_bytes'] = (self.size - 1) * parts * n_stat * rows.itemsize
+        totals_flat, all_increments = self.sum_in_rank_order(
+            rows, f'{operator}: gradients', np.stack(increments) if n_stat else None)
 
         xp = array_module(params[0][1].data)
         totals = _unflatten(xp.asarray(totals_flat), params)
@@ -281,7 +327,7 @@ class ProcessGroup:
             for sub_terms in s['terms']:
                 for name, value in sub_terms.items():
                     sums[name] = sums.get(name, 0.0) + value
-        self.last_exchange.update(compute_seconds=t1 - t0,
+        self.last_exchange.update(compute_seconds=t1 - t0, status_seconds=t2 - t1,
                                   exchange_seconds=time.perf_counter() - t1)
         return sums, totals, self.size * parts
 
@@ -317,7 +363,7 @@ class ProcessGroup:
 def _abort_job(group):
     """At exit after a failed exchange: end the MPI job (MPI_Finalize would wait for the rank
     that did not answer)."""
-    sys.stderr.write(f'halcon_dl.distributed: ending the MPI job after: {group.broken}\n')
+    sys.stderr.write(f'halcon_dl.distributed: ending the MPI job after: {_describe(group.broken)}\n')
     sys.stderr.flush()
     _mpi().COMM_WORLD.Abort(1)
 

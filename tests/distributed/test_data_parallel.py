@@ -111,13 +111,18 @@ def test_ranks_hold_bit_identical_models_after_every_step(equivalence, solver, m
 
 @needs_mpi
 @pytest.mark.parametrize('solver, multiplier, net', CASES)
-def test_gradient_bytes_sent_per_step_follow_the_cost_formula(equivalence, solver, multiplier,
-                                                              net):
+def test_bytes_sent_per_step_follow_the_cost_formula(equivalence, solver, multiplier, net):
     """(M + 1)·(P - 1)/P·N values: rank 0 sends rank 1 the second half (values N//2 … N-1) of
-    each of its M sub-batch gradients, then the sum of the first half; float32, 4 bytes."""
+    each of its M sub-batch gradients, then the sum of the first half; and its M·S BatchNorm
+    increments (S running-statistic values); float32, 4 bytes."""
     arrays, info = load(equivalence, f'{solver}_m{multiplier}_{net}_rank0_step0')
     n = sum(a.size for k, a in arrays.items() if k.startswith('param.'))
-    assert info['exchange']['gradient_bytes'] == (multiplier * (n - n // 2) + n // 2) * 4
+    stats = sum(a.size for k, a in arrays.items() if k.startswith('buffer.'))
+    sent = info['exchange']
+    assert sent['gradients_bytes'] == multiplier * (n - n // 2) * 4
+    assert sent['sums_bytes'] == n // 2 * 4
+    assert sent.get('statistics_bytes', 0) == multiplier * stats * 4
+    assert (stats > 0) == (net == 'compact')
 
 
 # -- faults -----------------------------------------------------------------------------------------
