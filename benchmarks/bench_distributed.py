@@ -5,8 +5,9 @@
 CLS workload: backbone 'compact', 6 classes, 64x64x3 images, batch 32 per process, SGD with
 momentum.  Every process runs one thread (HALCON_DL_NUM_THREADS=1).  One process trains alone
 (no MPI); two processes run under ``mpiexec -n 2`` with ``distributed.data_parallel``, each
-with its own 32 samples per step.  The runs alternate (1, 2, 1, 2, ...) so that drift on a
-shared machine hits both; medians are reported.
+with its own 32 samples per step.  As a control, two independent processes run side by side
+without MPI: the most two processes get from this machine at the time.  The runs alternate
+(1, 2, control, 1, 2, control, ...) so that drift on a shared machine hits all; medians.
 
 The cost model for P processes on a network of B bit/s: step(P) = compute + S·2(P-1)/P / B,
 S = the gradient's bytes (a ring all-reduce; halcon_dl's fixed-order reduce-scatter plus
@@ -61,19 +62,28 @@ def worker(args):
         print(json.dumps(record), flush=True)
 
 
-def run(procs, steps):
+def run(procs, steps, independent=False):
+    """One run: 1 process, ``procs`` processes under mpiexec, or ``procs`` independent
+    processes side by side (no communication: what the machine allows at best)."""
     env = dict(os.environ, HALCON_DL_NUM_THREADS='1')
     me = [sys.executable, os.path.abspath(__file__), '--worker', '--steps', str(steps)]
-    if procs > 1:
+    if procs > 1 and not independent:
         local = os.path.join(os.path.dirname(sys.executable), 'mpiexec')
         launcher = local if os.path.exists(local) else shutil.which('mpiexec')
         if launcher is None:
             sys.exit("mpiexec not found: pip install '.[mpi]'")
         me = [launcher, '-n', str(procs), *me, '--distributed']
-    done = subprocess.run(me, env=env, capture_output=True, text=True, timeout=1800)
-    if done.returncode != 0:
-        sys.exit(done.stdout + done.stderr)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    running = [subprocess.Popen(me, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True) for _ in range(procs if independent else 1)]
+    records = []
+    for proc in running:
+        out, err = proc.communicate(timeout=1800)
+        if proc.returncode != 0:
+            sys.exit(out + err)
+        records.append(json.loads(out.strip().splitlines()[-1]))
+    if independent:
+        return {'procs': procs, 'step': float(np.mean([r['step'] for r in records]))}
+    return records[0]
 
 
 def main(argv=None):
@@ -88,10 +98,11 @@ def main(argv=None):
         return worker(args)
     with open('/proc/loadavg') as f:
         load_before = f.read().split()[:3]
-    runs = {1: [], 2: []}
+    runs = {1: [], 2: [], 'side by side': []}
     for _ in range(args.rounds):
-        for procs in (1, 2):
-            runs[procs].append(run(procs, args.steps))
+        runs[1].append(run(1, args.steps))
+        runs[2].append(run(2, args.steps))
+        runs['side by side'].append(run(2, args.steps, independent=True))
     with open('/proc/loadavg') as f:
         load_after = f.read().split()[:3]
     one = float(np.median([r['step'] for r in runs[1]]))
@@ -107,6 +118,10 @@ def main(argv=None):
           f'{np.median([r["exchange"] for r in runs[2]]) * 1e3:.1f} ms of which '
           f'{np.median([r["status"] for r in runs[2]]) * 1e3:.1f} ms waiting for the other rank '
           'in the status round)')
+    alone = float(np.median([r['step'] for r in runs['side by side']]))
+    print(f'control, 2 independent processes side by side (no MPI): {alone * 1e3:.1f} ms/step, '
+          f'{2 * BATCH / alone:.1f} samples/s ({2 * BATCH / alone / (BATCH / one):.2f}x): the '
+          'most this machine allows now')
     b = last['bytes']
     print(f'bytes sent per process and step (P = 2): gradients {b["gradients_bytes"]} + summed '
           f'chunk {b["sums_bytes"]}, BatchNorm increments {b["statistics_bytes"]}, header and '
