@@ -333,7 +333,7 @@ class ProcessGroup:
 
     def _agree(self, statuses, error, operator):
         """The decision every rank takes alike from the same statuses: raise if any rank failed,
-        produced non-finite values, or has other model parameters than rank 0."""
+        has other model parameters than rank 0, or produced non-finite values."""
         failed = [(r, s['error']) for r, s in enumerate(statuses) if s['error'] is not None]
         if failed:
             told = '; '.join(f'rank {r}: {e}' for r, e in failed)
@@ -342,6 +342,10 @@ class ProcessGroup:
             if error is not None and not isinstance(error, HalconDLError):
                 raise error                       # a fault of this process: keep its traceback
             raise HalconDLError(message) from error
+        differ = [r for r, s in enumerate(statuses) if s['digest'] != statuses[0]['digest']]
+        if differ:
+            raise HalconDLError(f"the model parameters of rank(s) {differ} differ from rank 0's "
+                                '(set every parameter on every rank); no rank changed its model')
         bad = []
         for r, s in enumerate(statuses):
             for k, sub_terms in enumerate(s['terms']):
@@ -354,10 +358,6 @@ class ProcessGroup:
             raise HalconDLError(f'training step produced non-finite values ({"; ".join(bad)}); '
                                 'weights, optimiser state and BatchNorm statistics are unchanged '
                                 'on every rank')
-        differ = [r for r, s in enumerate(statuses) if s['digest'] != statuses[0]['digest']]
-        if differ:
-            raise HalconDLError(f"the model parameters of rank(s) {differ} differ from rank 0's "
-                                '(set every parameter on every rank); no rank changed its model')
 
 
 def _abort_job(group):

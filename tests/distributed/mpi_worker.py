@@ -67,7 +67,8 @@ def equivalence(out, rank, procs):
 
 
 def faults(out, rank, procs):
-    """Steps 1-3 fail on one rank (bad sample, non-finite loss, other parameters); 0 and 4 work."""
+    """Steps 1-3 fail on one rank (bad sample, non-finite loss, other parameters); 0 and 4 work;
+    in step 5 rank 0's code raises a RuntimeError."""
     model = make('sgd', 1)
     ref = make('sgd', procs) if rank == 0 else None
     distributed.data_parallel(model, timeout=120)
@@ -91,6 +92,16 @@ def faults(out, rank, procs):
             hdl.set_dl_model_param(model, 'learning_rate', 0.05)
         if ref is not None and step in (0, 4):
             save(out, f'faults_ref_step{step}', ref, hdl.train_dl_model_batch(ref, samples))
+    if rank == 0:                                   # step 5: a fault of rank 0's own code
+        def broken(*args):
+            raise RuntimeError('a bug in a task')
+        type(model.task).losses = broken
+    samples = distributed.shard(step_samples(model, 5, procs * 2), model)
+    save(out, f'faults_rank{rank}_before5', model)
+    try:
+        hdl.train_dl_model_batch(model, samples)
+    except Exception as exc:
+        save(out, f'faults_rank{rank}_step5', model, error=f'{type(exc).__name__}: {exc}')
     helpers = {'rank': distributed.rank(model), 'size': distributed.size(model),
                'is_root': distributed.is_root(model),
                'allgather': distributed.allgather({'r': rank, 'x': 0.1 * (rank + 1)}, model),

@@ -158,6 +158,14 @@ def test_parameters_set_on_one_rank_only_fail_every_rank(faults):
 
 
 @needs_mpi
+def test_a_fault_in_one_rank_s_code_keeps_its_exception_there_and_fails_the_others(faults):
+    own, other = failed_step(faults, 5)
+    assert own == 'RuntimeError: a bug in a task'
+    assert other.startswith('HalconDLError: train_dl_model_batch failed on 1 of 2 ranks '
+                            '(rank 0: RuntimeError: a bug in a task)')
+
+
+@needs_mpi
 def test_training_goes_on_after_failed_steps_as_if_they_never_happened(faults):
     """The reference trains only on steps 0 and 4; both ranks match it after step 4."""
     ref, ref_info = load(faults, 'faults_ref_step4')
