@@ -73,8 +73,9 @@ def run(procs, steps, independent=False):
         if launcher is None:
             sys.exit("mpiexec not found: pip install '.[mpi]'")
         me = [launcher, '-n', str(procs), *me, '--distributed']
-    running = [subprocess.Popen(me, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True) for _ in range(procs if independent else 1)]
+    running = [subprocess.Popen(me, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+               for _ in range(procs if independent else 1)]
     records = []
     for proc in running:
         out, err = proc.communicate(timeout=1800)

@@ -45,8 +45,8 @@ def launch(out, *args):
     env = dict(os.environ, HALCON_DL_NUM_THREADS='1')
     t0 = time.monotonic()
     done = subprocess.run([mpiexec(), '-n', '2', sys.executable, WORKER, args[0], str(out),
-                           *map(str, args[1:])], env=env, capture_output=True, text=True,
-                          timeout=LAUNCH_TIMEOUT)
+                           *map(str, args[1:])], env=env, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=LAUNCH_TIMEOUT)
     return done, time.monotonic() - t0
 
 
