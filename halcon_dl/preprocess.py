@@ -304,7 +304,8 @@ def resize_image(image, height: int, width: int):
     rows, row_norm = axis_weights(h0, height)
     cols, col_norm = axis_weights(w0, width)
     out = (rows @ image.reshape(h0, w0 * channels)).reshape(height, w0, channels)
-    out = cols @ out                             # (width, W) @ (height, W, C) → (height, width, C)
+    out = cols @ out.transpose(1, 0, 2).reshape(w0, height * channels)   # one product per axis
+    out = out.reshape(width, height, channels).transpose(1, 0, 2)
     return out / (row_norm[:, None, None] * col_norm[None, :, None])
 
 
