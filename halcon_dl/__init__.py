@@ -13,8 +13,14 @@ from .errors import HalconDLError
 from .model import DLModel
 from .operators import (apply_dl_model, create_dl_model, get_dl_model_param, get_system,
                         set_dl_model_param, set_system, train_dl_model_batch)
+from .preprocess import (create_dl_preprocess_param, create_dl_preprocess_param_from_model,
+                         preprocess_dl_samples)
+from .datasets.folders import (read_dl_dataset_classification, read_dl_dataset_segmentation,
+                               read_dl_samples, split_dl_dataset)
 
 __all__ = ['HalconDLError', 'DLModel', 'create_dl_model', 'set_dl_model_param',
            'get_dl_model_param', 'train_dl_model_batch', 'apply_dl_model', 'set_system',
-           'get_system']
+           'get_system', 'create_dl_preprocess_param', 'create_dl_preprocess_param_from_model',
+           'preprocess_dl_samples', 'read_dl_dataset_classification',
+           'read_dl_dataset_segmentation', 'split_dl_dataset', 'read_dl_samples']
 __version__ = '0.1.0'
