@@ -10,6 +10,7 @@ The operators carry HALCON's names in snake_case::
 """
 from . import ops as _ops  # noqa: F401  (installs the Tensor operators)
 from .errors import HalconDLError
+from .evaluation import evaluate_dl_model
 from .model import DLModel
 from .operators import (apply_dl_model, create_dl_model, get_dl_model_param, get_system,
                         set_dl_model_param, set_system, train_dl_model_batch)
@@ -22,5 +23,6 @@ __all__ = ['HalconDLError', 'DLModel', 'create_dl_model', 'set_dl_model_param',
            'get_dl_model_param', 'train_dl_model_batch', 'apply_dl_model', 'set_system',
            'get_system', 'create_dl_preprocess_param', 'create_dl_preprocess_param_from_model',
            'preprocess_dl_samples', 'read_dl_dataset_classification',
-           'read_dl_dataset_segmentation', 'split_dl_dataset', 'read_dl_samples']
+           'read_dl_dataset_segmentation', 'split_dl_dataset', 'read_dl_samples',
+           'evaluate_dl_model']
 __version__ = '0.1.0'
