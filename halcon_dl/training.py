@@ -152,52 +152,57 @@ def train_dl_model(model, train_samples, validation_samples=None, *, epochs, cha
     history = {'epochs': [], 'best': None, 'steps_per_epoch': steps, 'samples_per_step': step,
                'stopped_early': False}
     best_state = None
-    current = {s.name: None for s in strategies}
-    for epoch in range(1, epochs + 1):
-        t0 = time.perf_counter()
-        order = rng.permutation(n) if shuffle else np.arange(n)
-        sums, count = {}, 0
-        for k in range(steps):
-            progress_now = (epoch - 1) + k / steps
-            for s in strategies:
-                value = s.value_at(progress_now)
-                if current[s.name] is None or value != current[s.name]:
-                    model.set_param(s.name, value)
-                    current[s.name] = value
-            batch = [train_samples[int(i)] for i in order[k * step:(k + 1) * step]]
-            losses = model.train_batch(batch)
-            for name, value in losses.items():
-                sums[name] = sums.get(name, 0.0) + value
-            count += 1
+    current = {s.name: None for s in strategies}     # the value each strategy last set
+    epoch = k = 0
+    try:
+        for epoch in range(1, epochs + 1):
+            t0 = time.perf_counter()
+            order = rng.permutation(n) if shuffle else np.arange(n)
+            sums = {}
+            for k in range(steps):
+                for s in strategies:
+                    value = s.value_at((epoch - 1) + k / steps)
+                    if current[s.name] is None or value != current[s.name]:
+                        model.set_param(s.name, value)
+                        current[s.name] = value
+                losses = model.train_batch([train_samples[int(i)]
+                                            for i in order[k * step:(k + 1) * step]])
+                for name, value in losses.items():
+                    sums[name] = sums.get(name, 0.0) + value
+                if display:
+                    display.step(epoch, epochs, k + 1, steps, losses['total_loss'], step)
+            k = steps
+            record = {'epoch': epoch, 'losses': {name: v / steps for name, v in sums.items()},
+                      'validation': None,
+                      'params': {name: _jsonable(model.get_param(name)) for name in current},
+                      'learning_rate': model.get_param('learning_rate'),
+                      'train_seconds': time.perf_counter() - t0, 'evaluation_seconds': 0.0}
+            if validation_samples is not None and (epoch % evaluate_every == 0 or epoch == epochs):
+                t1 = time.perf_counter()
+                result = evaluate_dl_model(model, validation_samples, measures)
+                record['validation'] = _jsonable(result)
+                record['evaluation_seconds'] = time.perf_counter() - t1
+                value = result.get(measure)
+                best = history['best']['value'] if history['best'] else None
+                if value is not None and math.isfinite(value) and (
+                        best is None or (value < best if direction == 'lower' else value > best)):
+                    history['best'] = {'epoch': epoch, 'measure': measure, 'value': float(value)}
+                    best_state = copy.deepcopy(model)
+                    if checkpoint is not None:
+                        from .io import write_dl_model
+                        write_dl_model(model, checkpoint)
+            record['seconds'] = time.perf_counter() - t0
+            history['epochs'].append(record)
             if display:
-                display.step(epoch, epochs, k + 1, steps, losses['total_loss'], step)
-        train_seconds = time.perf_counter() - t0
-        record = {'epoch': epoch, 'losses': {k: v / count for k, v in sums.items()},
-                  'validation': None,
-                  'params': {name: _jsonable(model.get_param(name)) for name in current},
-                  'learning_rate': model.get_param('learning_rate'),
-                  'train_seconds': train_seconds, 'evaluation_seconds': 0.0}
-        if validation_samples is not None and (epoch % evaluate_every == 0 or epoch == epochs):
-            t1 = time.perf_counter()
-            result = evaluate_dl_model(model, validation_samples, measures)
-            record['validation'] = _jsonable(result)
-            record['evaluation_seconds'] = time.perf_counter() - t1
-            value = result.get(measure)
-            best = history['best']['value'] if history['best'] else None
-            if value is not None and math.isfinite(value) and (
-                    best is None or (value < best if direction == 'lower' else value > best)):
-                history['best'] = {'epoch': epoch, 'measure': measure, 'value': float(value)}
-                best_state = copy.deepcopy(model)
-                if checkpoint is not None:
-                    from .io import write_dl_model
-                    write_dl_model(model, checkpoint)
-        record['seconds'] = time.perf_counter() - t0
-        history['epochs'].append(record)
+                display.epoch_done(record, measure)
+            if on_epoch is not None and on_epoch(record) is False:
+                history['stopped_early'] = epoch < epochs
+                break
+    except KeyboardInterrupt as exc:
         if display:
-            display.epoch_done(record, measure)
-        if on_epoch is not None and on_epoch(record) is False:
-            history['stopped_early'] = epoch < epochs
-            break
+            display.close()
+        exc.add_note(f'interrupted in epoch {epoch}/{epochs} after step {k}/{steps}')
+        raise
     if restore_best and best_state is not None:
         _load_state(model, best_state)
     return history
