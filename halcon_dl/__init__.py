@@ -18,6 +18,7 @@ from .preprocess import (create_dl_preprocess_param, create_dl_preprocess_param_
                          preprocess_dl_samples)
 from .datasets.folders import (read_dl_dataset_classification, read_dl_dataset_segmentation,
                                read_dl_samples, split_dl_dataset)
+from .plot import draw_dl_results, plot_training_history
 from .training import train_dl_model
 
 __all__ = ['HalconDLError', 'DLModel', 'create_dl_model', 'set_dl_model_param',
@@ -25,5 +26,5 @@ __all__ = ['HalconDLError', 'DLModel', 'create_dl_model', 'set_dl_model_param',
            'get_system', 'create_dl_preprocess_param', 'create_dl_preprocess_param_from_model',
            'preprocess_dl_samples', 'read_dl_dataset_classification',
            'read_dl_dataset_segmentation', 'split_dl_dataset', 'read_dl_samples',
-           'evaluate_dl_model', 'train_dl_model']
+           'evaluate_dl_model', 'train_dl_model', 'plot_training_history', 'draw_dl_results']
 __version__ = '0.1.0'

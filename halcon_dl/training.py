@@ -159,6 +159,8 @@ def train_dl_model(model, train_samples, validation_samples=None, *, epochs, cha
             t0 = time.perf_counter()
             order = rng.permutation(n) if shuffle else np.arange(n)
             sums = {}
+            if display:
+                display.epoch_start()
             for k in range(steps):
                 for s in strategies:
                     value = s.value_at((epoch - 1) + k / steps)
@@ -225,12 +227,12 @@ class _Display:
         self.started = self.loss = None
         self.status = ''
 
+    def epoch_start(self):
+        self.started, self.loss = time.perf_counter(), None
+
     def step(self, epoch, epochs, done, total, loss, samples_per_step):
-        now = time.perf_counter()
-        if done == 1 or self.started is None:
-            self.started, self.loss = now - 1e-9, None
         self.loss = loss if self.loss is None else 0.9 * self.loss + 0.1 * loss
-        rate = done * samples_per_step / (now - self.started) if done > 1 else 0.0
+        rate = done * samples_per_step / max(time.perf_counter() - self.started, 1e-9)
         self.status = f'loss {self.loss:.4f} {rate:.0f} samples/s'
         self.label, self.done, self.total = f'epoch {epoch}/{epochs}', done, total
         self.progress.update(self.label, done, total, self.status)
@@ -241,7 +243,6 @@ class _Display:
             self.progress.update(self.label, self.done, self.total,
                                  f'{self.status}, validation {measure} {value:.4f}')
         self.progress.end_line()
-        self.started = None
 
     def close(self):
         self.progress.end_line()

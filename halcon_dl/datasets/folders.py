@@ -155,6 +155,44 @@ def read_dl_samples(dataset, indices) -> list:
     return out
 
 
+class DLSampleSequence:
+    """The samples ``indices`` of a DLDataset as a sequence of ready DLSample dicts: item k is
+    read from its files (``read_dl_samples``) and preprocessed (``preprocess_dl_samples`` with
+    ``preprocess_param``) when it is asked for, so a data set larger than memory trains.
+
+    ``cache_bytes``: preprocessed samples are kept in memory while their images together take at
+    most this many bytes (default 512 MiB; 0 keeps none), so a small data set is read from disk
+    once and a large one is read again each epoch.
+    """
+
+    def __init__(self, dataset, indices, preprocess_param, cache_bytes: int = 512 << 20):
+        from ..preprocess import check_preprocess_param
+        _dataset_samples(dataset)
+        self.dataset, self.indices = dataset, [int(i) for i in indices]
+        self.param = check_preprocess_param(preprocess_param)
+        self.cache, self.cache_left = {}, int(cache_bytes)
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        cached = self.cache.get(k)
+        if cached is not None:
+            return cached
+        from ..preprocess import preprocess_dl_samples
+        sample = preprocess_dl_samples(read_dl_samples(self.dataset, [self.indices[k]]),
+                                       self.param)[0]
+        if sample['image'].nbytes <= self.cache_left:
+            self.cache[k] = sample
+            self.cache_left -= sample['image'].nbytes
+        return sample
+
+    def __iter__(self):
+        return (self[k] for k in range(len(self)))
+
+
 def read_image_file(path, label=False):
     """The pixels of one image file as a NumPy array (module doc); ``label`` reads a label
     image: one channel, values as stored.  An unreadable file raises ``HalconDLError``
@@ -203,7 +241,7 @@ def _pillow():
     try:
         from PIL import Image
     except ImportError:
-        raise HalconDLError("reading image files needs Pillow: pip install 'halcon-dl[images]' "
+        raise HalconDLError("image files need Pillow: pip install 'halcon-dl[images]' "
                             '(the optional extra images)') from None
     return Image
 
