@@ -341,9 +341,10 @@ def _rebuild(document) -> DLModel:
     different = sorted(n for n in names
                        if (written_on if n == 'runtime' else model.params[n]) != params[n])
     if different:
+        name = different[0]
         raise HalconDLError(f'parameters {different} are not those a model created with the '
-                            f'stored parameters has: e.g. {different[0]!r} stored '
-                            f'{params[different[0]]!r:.80}, rebuilt {model.params[different[0]]!r:.80}')
+                            f'stored parameters has: e.g. {name!r} stored {params[name]!r:.80}, '
+                            f'rebuilt {model.params[name]!r:.80}')
     built = [(kind, name, list(h.data.shape), h.data.dtype.name)
              for kind, named in (('parameter', model.network.named_parameters()),
                                  ('buffer', model.network.named_buffers()))
@@ -352,10 +353,11 @@ def _rebuild(document) -> DLModel:
     if built != stored:
         i = next((i for i, (a, b) in enumerate(zip(built, stored)) if a != b),
                  min(len(built), len(stored)))
+        at = lambda items: items[i] if i < len(items) else None       # noqa: E731
         raise HalconDLError(
             f'the layout does not match the {mtype} network built from the parameters '
-            f'({len(stored)} arrays stored, {len(built)} built); first difference at #{i}: stored '
-            f'{stored[i] if i < len(stored) else None}, built {built[i] if i < len(built) else None}')
+            f'({len(stored)} arrays stored, {len(built)} built); first difference at #{i}: '
+            f'stored {at(stored)}, built {at(built)}')
     return model
 
 

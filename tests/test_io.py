@@ -38,7 +38,7 @@ def state(model):
             'solver': model.solver.name}
 
 
-# -- exact round trip ---------------------------------------------------------------------------------
+# -- exact round trip ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize('backbone', ['compact', 'resnet18'])
 @pytest.mark.parametrize('solver', ['sgd', 'adam'])
@@ -121,7 +121,7 @@ def test_compact_file_is_within_ten_percent_of_its_array_bytes(tmp_path):
     assert raw <= os.path.getsize(tmp_path / 'm.npz') <= 1.1 * raw
 
 
-# -- a model type the format has never seen ----------------------------------------------------------
+# -- a model type the format has never seen --------------------------------------------------------
 
 class ToyDetectionTask(Task):
     """A stand-in 'detection' type: backbone + a 1x1 conv head sized by creation-only
@@ -169,7 +169,7 @@ def test_a_new_model_type_needs_nothing_from_the_file_format(tmp_path, monkeypat
     assert_same_snapshot(state(a), state(b))
 
 
-# -- writing: atomic, clear errors --------------------------------------------------------------------
+# -- writing: atomic, clear errors -----------------------------------------------------------------
 
 def test_writer_failing_mid_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
     path = tmp_path / 'model.npz'
@@ -234,7 +234,7 @@ def test_reading_onto_a_missing_gpu_is_refused_before_reading(tmp_path):
         hdl.read_dl_model(tmp_path / 'never_written.npz', runtime='gpu')
 
 
-# -- corrupt and hostile files ------------------------------------------------------------------------
+# -- corrupt and hostile files ---------------------------------------------------------------------
 
 EXECUTED = []
 
@@ -453,6 +453,9 @@ CASES = {
     'object dtype in the layout': (doc_edit(['layout', 0, 'dtype'], 'object'), 'dtype: expected'),
     'a short digest': (doc_edit(['layout', 0, 'sha256'], 'abc'), 'hex digits'),
     'an unknown parameter': (doc_edit(['params', 'bogus'], 1), r"unknown \['bogus'\]"),
+    'an array listed twice': (
+        lambda d: edited(d, lambda doc: doc['layout'].append(doc['layout'][0])),
+        'names an array twice'),
     'a missing parameter': (lambda d: edited(d, lambda doc: drop_path(doc, ['params', 'momentum'])),
                             r"missing \['momentum'\]"),
     'a parameter of the wrong type': (doc_edit(['params', 'batch_size'], '2'), 'batch_size'),
@@ -475,8 +478,9 @@ CASES = {
     'an unknown optimizer scalar': (doc_edit(['optimizer', 'scalars', 'lr'], 0.1), 'scalars'),
     'm and v for different parameters': (lambda d: edited(d, edit_members=without_v_of_fc_bias),
                                          'm and v differ'),
-    'state of an unknown parameter': (lambda d: edited(d, edit_members=with_state_of_unknown_parameter),
-                                      'belongs to no parameter'),
+    'state of an unknown parameter': (
+        lambda d: edited(d, edit_members=with_state_of_unknown_parameter),
+        'belongs to no parameter'),
     'another bit generator': (doc_edit(['rng', 'bit_generator'], 'MT19937'), 'rng'),
     'a generator state out of range': (doc_edit(['rng', 'state', 'state'], 1 << 200), 'rng'),
 }
