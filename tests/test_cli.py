@@ -221,3 +221,26 @@ def test_training_on_a_folder_of_images_with_curves(tmp_path, capsys):
 def test_data_is_refused_for_other_types(tmp_path, capsys):
     assert cli.main(['train', '--type', 'segmentation', '--data', str(tmp_path)]) == 2
     assert 'classification only' in capsys.readouterr().err
+
+
+def test_save_then_evaluate_and_predict(tmp_path, monkeypatch, capsys):
+    small_data_set(monkeypatch)
+    path = tmp_path / 'model.npz'
+    assert cli.main(['train', '--epochs', '2', '--batch-size', '8', '--save', str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f'to {path}' in out and path.exists()
+    assert cli.main(['evaluate', str(path), '--measures', 'top1_error', 'precision']) == 0
+    table = capsys.readouterr().out
+    assert table.splitlines()[0].startswith('top1_error') and 'circle' in table
+    Image = pytest.importorskip('PIL.Image')
+    import numpy as np
+    picture = tmp_path / 'x.png'
+    Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(picture)      # any size: preprocessed
+    assert cli.main(['predict', str(path), str(picture), '--top', '2']) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f'{picture}: ') and line.count(',') == 1
+
+
+def test_evaluate_a_missing_model_file_is_an_error(tmp_path, capsys):
+    assert cli.main(['evaluate', str(tmp_path / 'none.npz')]) == 2
+    assert capsys.readouterr().err.startswith('error: ')

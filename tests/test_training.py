@@ -192,3 +192,16 @@ def test_too_few_samples_for_a_step():
     model = make(batch_size=3, batch_size_multiplier=2)
     with pytest.raises(hdl.HalconDLError, match='3 x 2|needs .* 6 samples'):
         hdl.train_dl_model(model, random_samples(model, 5), epochs=1, progress=False)
+
+
+def test_checkpoint_holds_the_best_model(tmp_path, monkeypatch):
+    model = make()
+    samples = random_samples(model, 4)
+    errors = iter([0.4, 0.1, 0.3])
+    monkeypatch.setattr('halcon_dl.evaluation.evaluate_dl_model',
+                        lambda m, s, measures=None: {'top1_error': next(errors)})
+    states = {}
+    path = tmp_path / 'best.npz'
+    hdl.train_dl_model(model, samples, samples, epochs=3, progress=False, checkpoint=str(path),
+                       on_epoch=lambda r: states.__setitem__(r['epoch'], snapshot(model)))
+    assert_same_snapshot(states[2], snapshot(hdl.read_dl_model(str(path))))
