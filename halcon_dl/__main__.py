@@ -1,21 +1,43 @@
-"""Command line: ``python -m halcon_dl train`` trains a classification model on the embedded
-shapes data set, with a progress bar (loss, samples/s) and the validation accuracy per epoch.
+"""Command line: ``python -m halcon_dl train | evaluate | predict``.
 
-Exit codes: 0 done, 2 bad options or values (argparse's code, also for a batch larger than the
-training set), 130 interrupted (Ctrl-C, as a shell reports SIGINT), with a one-line message.
+``train`` runs the library's training procedure (``train_dl_model``) on the embedded data set of
+the model type (or, for classification, on a folder of images with ``--data``), with a progress
+display and the validation measure of the type after every epoch; ``--save PATH`` writes the
+best model (by that measure) while training.  ``evaluate MODEL`` prints the measures of a saved
+model as a table; ``predict MODEL IMAGE...`` prints the top classes (classification), writes a
+colour-coded PNG per image (segmentation) or prints the boxes (detection).
+
+Exit codes: 0 done, 2 bad options or values (argparse's code; also every HalconDLError, with a
+one-line message), 130 interrupted (Ctrl-C, as a shell reports SIGINT), with a one-line message.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
 from . import __version__
-from .progress import Progress
 
-
-class Interrupted(Exception):
-    """Training was stopped by Ctrl-C; the message says where."""
+# The recipes of the training command per model type: defaults of the options [C], each tuned on
+# the embedded data set (see the README for what they reach).  learning-rate drops are /10 at the
+# start of the listed epochs.
+RECIPES = {
+    'classification': dict(epochs=15, batch_size=32, solver='adam', learning_rate=0.003,
+                           lr_drop_epochs=[11, 14], weight_prior=1e-4, momentum=0.9),
+    'segmentation': dict(epochs=12, batch_size=16, solver='adam', learning_rate=0.003,
+                         lr_drop_epochs=[9, 11], weight_prior=1e-4, momentum=0.9),
+    'detection': dict(epochs=20, batch_size=16, solver='adam', learning_rate=0.002,
+                      lr_drop_epochs=[15, 19], weight_prior=1e-4, momentum=0.9),
+}
+# What the command prints per epoch: (measure, label, format) per model type.
+EPOCH_MEASURES = {
+    'classification': [('top1_error', 'validation accuracy', lambda e: f'{1 - e:.2%}')],
+    'segmentation': [('mean_iou', 'validation mean IoU', '{:.4f}'.format),
+                     ('pixel_accuracy', 'pixel accuracy', lambda a: f'{a:.2%}')],
+    'detection': [('ap_iou_050', 'validation AP@0.5', '{:.4f}'.format),
+                  ('mean_ap', 'mean AP', '{:.4f}'.format)],
+}
 
 
 def at_least_one(text: str) -> int:
@@ -29,107 +51,315 @@ def at_least_one(text: str) -> int:
     return value
 
 
-def accuracy(model, samples) -> float:
-    """Fraction of samples whose top class is their label."""
-    from . import apply_dl_model
-    results = apply_dl_model(model, samples)
-    hits = sum(r['classification_class_ids'][0] == s['image_label_id'] for r, s in zip(results, samples))
-    return hits / len(samples)
+# -- data -------------------------------------------------------------------------------------------
+
+def embedded_data(model_type, seed, instance_type='rectangle1'):
+    """(train, validation, creation arguments) of the embedded data set of ``model_type``."""
+    from . import datasets
+    if model_type == 'classification':
+        train, val = datasets.default_dataset(seed=seed)
+        ids, names = list(range(len(datasets.SHAPE_CLASS_NAMES))), list(datasets.SHAPE_CLASS_NAMES)
+        extra = {}
+    elif model_type == 'segmentation':
+        train, val = datasets.default_segmentation_dataset(seed=seed)
+        ids, names = list(datasets.SEGMENTATION_CLASS_IDS), list(datasets.SEGMENTATION_CLASS_NAMES)
+        extra = {}
+    else:
+        train, val = datasets.default_detection_dataset(instance_type, seed=seed)
+        ids, names = list(datasets.DETECTION_CLASS_IDS), list(datasets.DETECTION_CLASS_NAMES)
+        extra = dict(datasets.DETECTION_MODEL_PARAMS, instance_type=instance_type)
+    image = train[0]['image']
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    return train, val, dict(class_ids=ids, class_names=names, image_height=image.shape[0],
+                            image_width=image.shape[1], image_num_channels=channels, **extra)
 
 
-def train(args, out=None, err=None) -> float:
-    """Train as the options say; returns the last validation accuracy.  Reports go to ``out``
-    (default: standard output), the progress to ``err`` (default: standard error; redrawn in
-    place on a terminal, one line per epoch elsewhere).  Ctrl-C raises :class:`Interrupted`."""
+def folder_data(path, seed, image_size, channels):
+    """(train, validation, creation arguments) from a folder with one sub-folder per class:
+    80/20 split stratified by class, images loaded and preprocessed per sample as needed."""
+    from .datasets import DLSampleSequence, read_dl_dataset_classification, split_dl_dataset
+    from .preprocess import create_dl_preprocess_param
+    dataset = split_dl_dataset(read_dl_dataset_classification(path), 80, 20, seed=seed)
+    param = create_dl_preprocess_param('classification', image_size, image_size, channels)
+    parts = {split: [i for i, s in enumerate(dataset['samples']) if s['split'] == split]
+             for split in ('train', 'validation')}
+    train, val = (DLSampleSequence(dataset, parts[k], param) for k in ('train', 'validation'))
+    return train, val, dict(class_ids=dataset['class_ids'], class_names=dataset['class_names'],
+                            image_width=image_size, image_height=image_size,
+                            image_num_channels=channels)
+
+
+# -- train ----------------------------------------------------------------------------------------
+
+def train(args, out=None, err=None) -> dict:
+    """Train as the options say; returns the history.  Per-epoch reports go to ``out`` (default:
+    standard output), the progress display to ``err`` (default: standard error)."""
     out, err = out or sys.stdout, err or sys.stderr
-    from . import create_dl_model, set_dl_model_param, train_dl_model_batch
-    from .backend import make_rng
-    from .datasets import SHAPE_CLASS_NAMES, default_dataset
+    from . import create_dl_model, train_dl_model
     from .errors import HalconDLError
-
-    t_start = time.perf_counter()
-    train_set, val_set = default_dataset(seed=args.seed)
-    first = train_set[0]['image']
+    recipe = RECIPES[args.type]
+    for key, value in recipe.items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
+    distributed = None
+    if args.distributed:
+        from . import distributed
+    root = distributed is None or distributed.is_root()
+    if args.data is not None:
+        if args.type != 'classification':
+            raise HalconDLError('--data reads a folder with one sub-folder per class: '
+                                'classification only')
+        train_set, val_set, creation = folder_data(args.data, args.seed, args.image_size,
+                                                   args.channels)
+        source = f'{len(train_set) + len(val_set)} images from {args.data}'
+    else:
+        train_set, val_set, creation = embedded_data(args.type, args.seed, args.instance_type)
+        source = f'the embedded {args.type} data set'
     model = create_dl_model(
-        'classification', backbone=args.backbone, class_ids=list(range(len(SHAPE_CLASS_NAMES))),
-        class_names=list(SHAPE_CLASS_NAMES), image_height=first.shape[0], image_width=first.shape[1],
-        image_num_channels=first.shape[2], seed=args.seed, batch_size=args.batch_size,
+        args.type, backbone=args.backbone, seed=args.seed, batch_size=args.batch_size,
         batch_size_multiplier=args.multiplier, solver_type=args.solver,
         learning_rate=args.learning_rate, momentum=args.momentum, weight_prior=args.weight_prior,
-        runtime=args.runtime)
-    step_size = args.batch_size * args.multiplier
-    if step_size > len(train_set):
+        runtime=args.runtime, **creation)
+    if distributed is not None:
+        distributed.data_parallel(model)
+        train_set = distributed.shard(train_set)
+    step = args.batch_size * args.multiplier
+    if step > len(train_set):
         raise HalconDLError(
             f'a training step takes batch size x multiplier = {args.batch_size} x '
-            f'{args.multiplier} = {step_size} samples, more than the {len(train_set)} of the '
+            f'{args.multiplier} = {step} samples, more than the {len(train_set)} of the '
             'training set: lower --batch-size or --multiplier')
-    steps = len(train_set) // step_size
-    order_rng = make_rng(args.seed + 1)
-    out.write(f'training {args.backbone} on {len(train_set)} shapes images ({first.shape[1]}x'
-              f'{first.shape[0]}x{first.shape[2]}, {len(SHAPE_CLASS_NAMES)} classes), validating on '
-              f'{len(val_set)}; {steps} steps of {step_size} per epoch, {args.solver}, lr '
-              f'{args.learning_rate}, runtime {args.runtime}\n')
-    out.flush()
-    progress, acc, epoch, step = Progress(err), 0.0, 0, 0
-    try:
-        for epoch in range(1, args.epochs + 1):
-            if epoch in args.lr_drop_epochs:
-                set_dl_model_param(model, 'learning_rate', model.get_param('learning_rate') * 0.1)
-            order = order_rng.permutation(len(train_set))
-            t0, running = time.perf_counter(), None
-            for step in range(steps):
-                batch = [train_set[i] for i in order[step * step_size:(step + 1) * step_size]]
-                loss = train_dl_model_batch(model, batch)['total_loss']
-                running = loss if running is None else 0.9 * running + 0.1 * loss
-                rate = (step + 1) * step_size / (time.perf_counter() - t0)
-                progress.update(f'epoch {epoch}/{args.epochs}', step + 1, steps,
-                                f'loss {running:.4f} {rate:.0f} samples/s')
-            step = steps
-            progress.end_line()
-            acc = accuracy(model, val_set)
-            out.write(f'epoch {epoch}: loss {running:.4f}, validation accuracy {acc:.2%}, '
-                      f'{time.perf_counter() - t_start:.0f} s elapsed\n')
-            out.flush()
-    except KeyboardInterrupt:
-        progress.end_line()
-        raise Interrupted(f'interrupted in epoch {epoch}/{args.epochs} after step {step}/{steps}') \
-            from None
-    return acc
+    drops = sorted(e for e in args.lr_drop_epochs if e >= 2)
+    change = ([{'model_param': 'learning_rate', 'epochs': [e - 1 for e in drops],
+                'values': [args.learning_rate * 0.1 ** (k + 1) for k in range(len(drops))]}]
+              if drops else [])
+    size = f"{creation['image_width']}x{creation['image_height']}x{creation['image_num_channels']}"
+    if root:
+        out.write(f'training a {args.type} model ({args.backbone}) on {source}: '
+                  f'{len(train_set)} training images ({size}, {len(creation["class_ids"])} '
+                  f'classes), {len(val_set)} for validation; {len(train_set) // step} steps of '
+                  f'{step} per epoch, {args.solver}, lr {args.learning_rate}, runtime '
+                  f'{args.runtime}\n')
+        out.flush()
+    t_start = time.perf_counter()
+    shown = EPOCH_MEASURES[args.type]
+
+    def report(record):
+        if not root:
+            return
+        measures = record['validation'] or {}
+        parts = [f'{label} {fmt(measures[name])}' for name, label, fmt in shown
+                 if measures.get(name) is not None]
+        out.write(f"epoch {record['epoch']}: loss {record['losses']['total_loss']:.4f}, "
+                  + ', '.join(parts) + f', {time.perf_counter() - t_start:.0f} s elapsed\n')
+        out.flush()
+
+    history = train_dl_model(model, train_set, val_set, epochs=args.epochs, change=change,
+                             seed=args.seed, on_epoch=report, checkpoint=args.save if root else None,
+                             measures=[name for name, _, _ in shown], progress=root, stream=err)
+    if root and args.save:
+        best = history['best']
+        out.write(f"saved the model of epoch {best['epoch']} ({best['measure']} "
+                  f"{best['value']:.4f}) to {args.save}\n")
+    if root and args.plot:
+        from .plot import plot_training_history
+        plot_training_history(history, args.plot)
+        out.write(f'wrote the training curves to {args.plot}\n')
+    return history
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog='python -m halcon_dl',
-                                     description='halcon_dl command line')
-    parser.add_argument('--version', action='version', version=f'halcon_dl {__version__}')
-    commands = parser.add_subparsers(dest='command', required=True)
-    t = commands.add_parser('train', help='train a classification model on the embedded shapes '
-                            'data set and report validation accuracy per epoch')
+# -- evaluate and predict -------------------------------------------------------------------------
+
+def evaluate(args, out=None) -> dict:
+    """Print the measures of a saved model on the embedded validation set or a folder."""
+    out = out or sys.stdout
+    from . import evaluate_dl_model
+    from .errors import HalconDLError
+    from .io import read_dl_model
+    model = read_dl_model(args.model)
+    if args.data is not None:
+        from .datasets import DLSampleSequence, read_dl_dataset_classification
+        from .preprocess import create_dl_preprocess_param_from_model
+        if model.type != 'classification':
+            raise HalconDLError('--data reads a folder with one sub-folder per class: '
+                                'classification only')
+        dataset = read_dl_dataset_classification(args.data)
+        _check_folder_classes(model, dataset)
+        samples = DLSampleSequence(dataset, range(len(dataset['samples'])),
+                                   create_dl_preprocess_param_from_model(model))
+    else:
+        instance = model.get_param('instance_type') if model.type == 'detection' else 'rectangle1'
+        samples = embedded_data(model.type, args.seed, instance)[1]
+    measures = evaluate_dl_model(model, samples, args.measures or 'all')
+    out.write(format_measures(measures, model.get_param('class_names')))
+    return measures
+
+
+def _check_folder_classes(model, dataset):
+    """Give the folder's samples the model's class IDs, matched by class (folder) name."""
+    from .errors import HalconDLError
+    names, ids = model.get_param('class_names'), model.get_param('class_ids')
+    unknown = sorted(set(dataset['class_names']) - set(names))
+    if unknown:
+        raise HalconDLError(f'the folder has classes the model does not know: {unknown}; the '
+                            f'model knows {names}')
+    folder_name = dict(zip(dataset['class_ids'], dataset['class_names']))
+    for sample in dataset['samples']:
+        sample['image_label_id'] = ids[names.index(folder_name[sample['image_label_id']])]
+
+
+def format_measures(measures, class_names) -> str:
+    """A plain-text table: scalar measures first, then per-class lists as columns, then
+    matrices."""
+    import numpy as np
+    scalars, per_class, matrices = [], {}, {}
+    for name, value in measures.items():
+        array = np.asarray(value, dtype=float) if value is not None else np.asarray(np.nan)
+        if array.ndim == 0:
+            scalars.append((name, float(array)))
+        elif array.ndim == 1 and len(array) == len(class_names):
+            per_class[name] = array
+        else:
+            matrices[name] = array
+    width = max([len(n) for n, _ in scalars] + [8])
+    lines = [f'{name:<{width}}  {value:.4f}' for name, value in scalars]
+    if per_class:
+        cw = max([len(n) for n in class_names] + [5])
+        header = f'\n{"class":<{cw}}' + ''.join(f'  {n:>{max(10, len(n))}}' for n in per_class)
+        lines.append(header)
+        for i, cname in enumerate(class_names):
+            lines.append(f'{cname:<{cw}}' + ''.join(
+                f'  {v[i]:>{max(10, len(n))}.4f}' for n, v in per_class.items()))
+    for name, matrix in matrices.items():
+        lines.append(f'\n{name}:')
+        lines.extend('  ' + ' '.join(f'{v:>10.4g}' for v in row) for row in np.atleast_2d(matrix))
+    return '\n'.join(lines) + '\n'
+
+
+def predict(args, out=None) -> list:
+    """Apply a saved model to image files and report per image."""
+    out = out or sys.stdout
+    from . import apply_dl_model
+    from .datasets import read_image_file
+    from .io import read_dl_model
+    from .preprocess import create_dl_preprocess_param_from_model, preprocess_dl_samples
+    model = read_dl_model(args.model)
+    param = create_dl_preprocess_param_from_model(model)
+    reports = []
+    for path in args.images:
+        raw = read_image_file(path)
+        sample = preprocess_dl_samples([{'image': raw, 'image_id': 0}], param)[0]
+        result = apply_dl_model(model, [sample])[0]
+        if model.type == 'classification':
+            top = list(zip(result['classification_class_names'],
+                           result['classification_confidences']))[:args.top]
+            out.write(f'{path}: ' + ', '.join(f'{n} {c:.4f}' for n, c in top) + '\n')
+        elif model.type == 'segmentation':
+            from .plot import write_segmentation_png
+            target = os.path.join(args.out, os.path.splitext(os.path.basename(path))[0]
+                                  + '_segmentation.png')
+            write_segmentation_png(result['segmentation_image'], model.get_param('class_ids'),
+                                   target, size=raw.shape[:2])
+            out.write(f'{path}: wrote {target}\n')
+        else:
+            boxes = boxes_in_original_image(model, result, raw.shape[:2])
+            out.write(f'{path}: {len(boxes)} detections\n')
+            for box in boxes:
+                out.write('  ' + ' '.join(f'{k} {v:.2f}' if isinstance(v, float) else f'{k} {v}'
+                                          for k, v in box.items()) + '\n')
+        reports.append(result)
+    return reports
+
+
+def boxes_in_original_image(model, result, original_size) -> list:
+    """The result's boxes mapped back from the model's image size to the file's: rectangle1
+    ``x = (x' + 0.5)/f − 0.5`` per axis (the inverse of preprocessing's ``(x + 0.5)·f − 0.5``);
+    rectangle2 the same for the centre, lengths divided by f (equal factors only, else the
+    model-size coordinates are kept and said so)."""
+    h, w = original_size
+    fr, fc = model.get_param('image_height') / h, model.get_param('image_width') / w
+    keys = ([k for k in ('bbox_row1', 'bbox_col1', 'bbox_row2', 'bbox_col2') if k in result]
+            or ['bbox_row', 'bbox_col', 'bbox_phi', 'bbox_length1', 'bbox_length2'])
+    boxes = []
+    for j in range(len(result['bbox_class_id'])):
+        box = {'class': result['bbox_class_name'][j], 'confidence': float(result['bbox_confidence'][j])}
+        for key in keys:
+            value = float(result[key][j])
+            if key in ('bbox_row1', 'bbox_row2', 'bbox_row'):
+                value = (value + 0.5) / fr - 0.5
+            elif key in ('bbox_col1', 'bbox_col2', 'bbox_col'):
+                value = (value + 0.5) / fc - 0.5
+            elif key in ('bbox_length1', 'bbox_length2') and fr == fc:
+                value = value / fr
+            box[key[5:]] = value
+        boxes.append(box)
+    return boxes
+
+
+# -- main -----------------------------------------------------------------------------------------
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog='python -m halcon_dl', description='halcon_dl command line')
+    p.add_argument('--version', action='version', version=f'halcon_dl {__version__}')
+    commands = p.add_subparsers(dest='command', required=True)
+    t = commands.add_parser('train', help='train a model on the embedded data set of its type '
+                            '(or a folder of images) and report the validation measure per epoch')
+    t.add_argument('--type', choices=list(RECIPES), default='classification')
+    t.add_argument('--instance-type', choices=['rectangle1', 'rectangle2'], default='rectangle1',
+                   help='detection: axis-aligned or oriented boxes')
+    t.add_argument('--data', metavar='DIR', help='classification: a folder with one sub-folder '
+                   'of images per class (80/20 split) instead of the embedded data set')
+    t.add_argument('--image-size', type=at_least_one, default=64,
+                   help='with --data: images are resized to this square size')
+    t.add_argument('--channels', type=int, choices=[1, 3], default=3,
+                   help='with --data: grey (1) or colour (3) model input')
     t.add_argument('--backbone', choices=['compact', 'resnet18'], default='compact')
-    t.add_argument('--epochs', type=at_least_one, default=15)
-    t.add_argument('--batch-size', type=at_least_one, default=32)
+    t.add_argument('--epochs', type=at_least_one, help='default: per type (see README)')
+    t.add_argument('--batch-size', type=at_least_one)
     t.add_argument('--multiplier', type=at_least_one, default=1, help='batch_size_multiplier')
-    t.add_argument('--solver', choices=['sgd', 'adam'], default='adam')
-    t.add_argument('--learning-rate', type=float, default=0.003)
-    t.add_argument('--momentum', type=float, default=0.9)
-    t.add_argument('--weight-prior', type=float, default=1e-4)
-    t.add_argument('--lr-drop-epochs', type=int, nargs='*', default=[11, 14],
+    t.add_argument('--solver', choices=['sgd', 'adam'])
+    t.add_argument('--learning-rate', type=float)
+    t.add_argument('--momentum', type=float)
+    t.add_argument('--weight-prior', type=float)
+    t.add_argument('--lr-drop-epochs', type=int, nargs='*',
                    help='epochs at whose start the learning rate is divided by 10')
     t.add_argument('--seed', type=int, default=0)
     t.add_argument('--runtime', choices=['cpu', 'gpu'], default='cpu')
-    args = parser.parse_args(argv)
-    if args.command == 'train':
-        from .errors import HalconDLError
-        try:
-            train(args)
-        except HalconDLError as exc:
-            print(f'error: {exc}', file=sys.stderr)
-            return 2
-        except Interrupted as exc:
-            print(exc, file=sys.stderr)
-            return 130
-        except KeyboardInterrupt:
-            print('interrupted before training started', file=sys.stderr)
-            return 130
+    t.add_argument('--save', metavar='PATH', help='write the best model (by the validation '
+                   'measure) to PATH while training')
+    t.add_argument('--plot', metavar='PATH', help='write the training curves as a PNG (extra plot)')
+    t.add_argument('--distributed', action='store_true',
+                   help='data-parallel over MPI: run as mpiexec -n P python -m halcon_dl train '
+                   '--distributed (extra mpi)')
+    e = commands.add_parser('evaluate', help='print the evaluation measures of a saved model')
+    e.add_argument('model', metavar='MODEL')
+    e.add_argument('--data', metavar='DIR', help='classification: a folder with one sub-folder '
+                   'per class (default: the embedded validation set of the model type)')
+    e.add_argument('--measures', nargs='*', help="measure names (default: 'all')")
+    e.add_argument('--seed', type=int, default=0, help='seed of the embedded data set')
+    r = commands.add_parser('predict', help='apply a saved model to image files')
+    r.add_argument('model', metavar='MODEL')
+    r.add_argument('images', metavar='IMAGE', nargs='+')
+    r.add_argument('--top', type=at_least_one, default=3, help='classification: classes shown')
+    r.add_argument('--out', metavar='DIR', default='.', help='segmentation: where PNGs go')
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    from .errors import HalconDLError
+    command = {'train': train, 'evaluate': evaluate, 'predict': predict}[args.command]
+    try:
+        command(args)
+    except HalconDLError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:
+        notes = getattr(exc, '__notes__', None)
+        what = {'train': 'training', 'evaluate': 'evaluation', 'predict': 'prediction'}
+        print(notes[-1] if notes else f'interrupted before {what[args.command]} started',
+              file=sys.stderr)
+        return 130
     return 0
 
 

@@ -126,6 +126,18 @@ class DLModel:
             self.solver.map_arrays(lambda a: a.astype(value))
         self.solver.forget(self.task.on_param_change(self, name, old, value))
 
+    # -- files ------------------------------------------------------------------------------------
+    def write(self, path) -> None:
+        """Write the model to the file ``path`` (``halcon_dl.io.write_dl_model``)."""
+        from .io import write_dl_model          # io builds on this module
+        write_dl_model(self, path)
+
+    @classmethod
+    def read(cls, path, runtime: str = 'cpu') -> 'DLModel':
+        """A model read from the file ``path`` (``halcon_dl.io.read_dl_model``), on ``runtime``."""
+        from .io import read_dl_model
+        return read_dl_model(path, runtime)
+
     # -- training ---------------------------------------------------------------------------------
     def train_batch(self, samples) -> dict:
         """One training step on ``batch_size × batch_size_multiplier`` samples; returns losses."""

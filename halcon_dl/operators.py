@@ -6,6 +6,7 @@ methods (``model.train_batch(samples)``, ...).
 from __future__ import annotations
 
 from .errors import HalconDLError
+from .io import read_dl_model, write_dl_model
 from .model import DLModel, get_system, set_system
 
 
@@ -49,4 +50,4 @@ def apply_dl_model(model, samples) -> list:
 
 
 __all__ = ['create_dl_model', 'set_dl_model_param', 'get_dl_model_param', 'train_dl_model_batch',
-           'apply_dl_model', 'set_system', 'get_system']
+           'apply_dl_model', 'write_dl_model', 'read_dl_model', 'set_system', 'get_system']

@@ -35,15 +35,12 @@ def test_short_run_on_a_small_data_set_prints_progress_and_accuracy(monkeypatch,
     assert 'samples/s' in captured.err and 'epoch 2/2' in captured.err
 
 
-def test_accuracy_counts_top_class_hits(monkeypatch):
-    import halcon_dl as hdl
-    from halcon_dl.testing.models import random_samples
-    m = hdl.create_dl_model('classification', class_ids=[4, 5], image_width=6, image_height=6,
-                            image_num_channels=3)
-    samples = random_samples(m, 4)
-    m.parameters()['fc.weight'][...] = 0
-    m.parameters()['fc.bias'][...] = [1.0, 0.0]            # always predicts class 4
-    assert cli.accuracy(m, samples) == pytest.approx(sum(s['image_label_id'] == 4 for s in samples) / 4)
+def test_reported_accuracy_is_one_minus_the_top1_error_of_the_evaluation(monkeypatch, capsys):
+    small_data_set(monkeypatch)
+    monkeypatch.setattr('halcon_dl.evaluation.evaluate_dl_model',
+                        lambda model, samples, measures=None: {'top1_error': 0.125})
+    assert cli.main(['train', '--epochs', '1', '--batch-size', '8']) == 0
+    assert 'validation accuracy 87.50%' in capsys.readouterr().out
 
 
 def test_bad_option_values_end_with_an_error_message(monkeypatch, capsys):
@@ -90,22 +87,21 @@ def test_progress_in_a_log_is_one_line_per_epoch_without_carriage_returns(monkey
     assert '\r' not in err
     lines = err.splitlines()
     assert [line.split(' 4/4 ')[0] for line in lines] == ['epoch 1/3', 'epoch 2/3', 'epoch 3/3']
-    assert all(line.endswith('samples/s') for line in lines)
+    assert all('samples/s, validation top1_error ' in line for line in lines)
 
 
 def test_progress_on_a_terminal_is_redrawn_in_place(monkeypatch):
     small_data_set(monkeypatch)
     out, terminal = io.StringIO(), FakeTerminal()
-    args = argparse.Namespace(
-        backbone='compact', epochs=2, batch_size=8, multiplier=1, solver='adam',
-        learning_rate=0.003, momentum=0.9, weight_prior=1e-4, lr_drop_epochs=[], seed=0,
-        runtime='cpu')
+    args = cli.parser().parse_args(['train', '--epochs', '2', '--batch-size', '8'])
     cli.train(args, out=out, err=terminal)
     shown = terminal.getvalue()
-    assert shown.count('\r') == 2 * 4 and shown.count('\n') == 2     # every step; every epoch
+    # every step, and once more when the epoch's validation measure is known; a line per epoch
+    assert shown.count('\r') == 2 * (4 + 1) and shown.count('\n') == 2
     for epoch, epoch_text in enumerate(shown.split('\n')[:2], 1):
         frames = epoch_text.split('\r')[1:]
-        for done, frame in enumerate(frames, 1):
+        assert frames[-1].startswith(frames[-2].rstrip()) and 'validation top1_error' in frames[-1]
+        for done, frame in enumerate(frames[:-1], 1):
             assert frame.startswith(f'epoch {epoch}/2 [{"#" * 6 * done}{"." * 6 * (4 - done)}] '
                                     f'{done}/4 loss ')
 
@@ -133,15 +129,15 @@ def test_progress_writes_nothing_until_the_line_ends_when_not_a_terminal():
 
 def test_ctrl_c_in_a_training_step_ends_with_one_line_and_code_130(monkeypatch, capsys):
     small_data_set(monkeypatch)
-    import halcon_dl
-    real_step, calls = halcon_dl.train_dl_model_batch, []
+    from halcon_dl.model import DLModel
+    real_step, calls = DLModel.train_batch, []
 
     def step(model, batch):
         calls.append(1)
         if len(calls) == 7:          # epoch 2, its third step (4 steps per epoch)
             raise KeyboardInterrupt
         return real_step(model, batch)
-    monkeypatch.setattr(halcon_dl, 'train_dl_model_batch', step)
+    monkeypatch.setattr(DLModel, 'train_batch', step)
     assert cli.main(['train', '--epochs', '5', '--batch-size', '8']) == 130
     captured = capsys.readouterr()
     assert captured.out.count('validation accuracy') == 1
@@ -194,3 +190,57 @@ def test_version(capsys):
 def halcon_dl_version():
     from importlib.metadata import version
     return version('halcon-dl')
+
+
+def write_class_folders(root, count=24, size=32):
+    """A folder per class with PNG images of shapes (the embedded generator's images)."""
+    Image = pytest.importorskip('PIL.Image')
+    import numpy as np
+    from halcon_dl.datasets import SHAPE_CLASS_NAMES, make_shapes_dataset
+    samples = make_shapes_dataset(count, image_size=size, seed=2, value_range=(0.0, 255.0),
+                                  noise=0.0)
+    for s in samples:
+        folder = root / SHAPE_CLASS_NAMES[s['image_label_id']]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.rint(s['image']).astype(np.uint8)).save(folder / f"{s['image_id']}.png")
+
+
+def test_training_on_a_folder_of_images_with_curves(tmp_path, capsys):
+    pytest.importorskip('matplotlib')
+    write_class_folders(tmp_path / 'data')
+    curves = tmp_path / 'curves.png'
+    code = cli.main(['train', '--data', str(tmp_path / 'data'), '--image-size', '24',
+                     '--epochs', '2', '--batch-size', '4', '--plot', str(curves)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert 'from ' + str(tmp_path / 'data') in out and '6 classes' in out
+    assert out.count('validation accuracy') == 2
+    assert curves.stat().st_size > 1000
+
+
+def test_data_is_refused_for_other_types(tmp_path, capsys):
+    assert cli.main(['train', '--type', 'segmentation', '--data', str(tmp_path)]) == 2
+    assert 'classification only' in capsys.readouterr().err
+
+
+def test_save_then_evaluate_and_predict(tmp_path, monkeypatch, capsys):
+    small_data_set(monkeypatch)
+    path = tmp_path / 'model.npz'
+    assert cli.main(['train', '--epochs', '2', '--batch-size', '8', '--save', str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f'to {path}' in out and path.exists()
+    assert cli.main(['evaluate', str(path), '--measures', 'top1_error', 'precision']) == 0
+    table = capsys.readouterr().out
+    assert table.splitlines()[0].startswith('top1_error') and 'circle' in table
+    Image = pytest.importorskip('PIL.Image')
+    import numpy as np
+    picture = tmp_path / 'x.png'
+    Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(picture)      # any size: preprocessed
+    assert cli.main(['predict', str(path), str(picture), '--top', '2']) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f'{picture}: ') and line.count(',') == 1
+
+
+def test_evaluate_a_missing_model_file_is_an_error(tmp_path, capsys):
+    assert cli.main(['evaluate', str(tmp_path / 'none.npz')]) == 2
+    assert capsys.readouterr().err.startswith('error: ')

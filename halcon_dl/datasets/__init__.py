@@ -1,5 +1,7 @@
 """Data sets: the embedded default data sets (geometric shapes and scenes of them, generated
-from a seed)."""
+from a seed) and data sets read from folders of image files."""
+from .folders import (DLSampleSequence, read_dl_dataset_classification, read_dl_dataset_segmentation,
+                      read_dl_samples, read_image_file, split_dl_dataset)
 from .scenes import make_shapes_scenes, random_split
 from .shapes import (CIRCUMRADIUS_FACTOR, SHAPE_CLASS_NAMES, ShapeSpec, default_dataset,
                      make_shape_specs, make_shapes_dataset, rectangle1_of_mask,
@@ -10,5 +12,6 @@ __all__ = [
     'SHAPE_CLASS_NAMES', 'CIRCUMRADIUS_FACTOR', 'ShapeSpec', 'shape_mask', 'render_image',
     'render_sample', 'rectangle1_of_mask', 'rectangle2_of_mask', 'make_shape_specs',
     'make_shapes_dataset', 'train_validation_split', 'default_dataset', 'make_shapes_scenes',
-    'random_split',
+    'random_split', 'read_dl_dataset_classification', 'read_dl_dataset_segmentation',
+    'split_dl_dataset', 'read_dl_samples', 'read_image_file', 'DLSampleSequence',
 ]

@@ -11,12 +11,15 @@ g is the full gradient (mean data gradient + α·w for regularised weights: coup
 from __future__ import annotations
 
 from ..backend import array_module
+from ..errors import HalconDLError
+from .base import Solver
 
 
-class Adam:
+class Adam(Solver):
     """State: first and second moments per parameter name and the update count t."""
 
     name = 'adam'
+    slots = ('m', 'v')
 
     def __init__(self):
         self.m, self.v, self.t = {}, {}, 0
@@ -37,17 +40,19 @@ class Adam:
             v += (1 - beta2) * (g * g)
             w -= learning_rate * (m / bias1) / (xp.sqrt(v / bias2) + epsilon)
 
-    def state(self) -> dict:
-        """Arrays of the optimiser state, by key ('m.<name>', 'v.<name>')."""
-        return {**{f'm.{k}': a for k, a in self.m.items()}, **{f'v.{k}': a for k, a in self.v.items()}}
+    def scalars(self) -> dict:
+        return {'t': self.t}
 
-    def map_arrays(self, fn) -> None:
-        """Replace every state array by ``fn(array)`` (device moves, dtype casts)."""
-        self.m = {k: fn(x) for k, x in self.m.items()}
-        self.v = {k: fn(x) for k, x in self.v.items()}
-
-    def forget(self, names) -> None:
-        """Drop the state of parameters that were replaced (e.g. a rebuilt output layer)."""
-        for name in names:
-            self.m.pop(name, None)
-            self.v.pop(name, None)
+    def load_state(self, arrays: dict, scalars: dict) -> None:
+        """As ``Solver.load_state``; ``t`` must be an integer >= 0 and m, v cover the same
+        parameters (``step`` creates and ``forget`` drops them together)."""
+        t = scalars.get('t')
+        if isinstance(t, bool) or not isinstance(t, int) or t < 0:
+            raise HalconDLError(f'adam state: the step count t must be an integer >= 0, got {t!r}')
+        covered = [{k.partition('.')[2] for k in arrays if k.startswith(f'{slot}.')}
+                   for slot in self.slots]
+        if covered[0] != covered[1]:
+            raise HalconDLError(f'adam state: m and v differ in their parameters '
+                                f'({sorted(covered[0] ^ covered[1])})')
+        super().load_state(arrays, scalars)
+        self.t = t

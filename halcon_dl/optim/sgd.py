@@ -10,12 +10,14 @@ steps taken with the old λ, so the change acts softly, as in HALCON.  g is the 
 from __future__ import annotations
 
 from ..backend import array_module
+from .base import Solver
 
 
-class SGD:
+class SGD(Solver):
     """State: one velocity per parameter name.  ``step`` updates the weights in place."""
 
     name = 'sgd'
+    slots = ('velocity',)
 
     def __init__(self):
         self.velocity = {}
@@ -29,16 +31,3 @@ class SGD:
             v *= momentum
             v -= learning_rate * g
             w += v
-
-    def state(self) -> dict:
-        """Arrays of the optimiser state, by key ('velocity.<parameter name>')."""
-        return {f'velocity.{k}': v for k, v in self.velocity.items()}
-
-    def map_arrays(self, fn) -> None:
-        """Replace every state array by ``fn(array)`` (device moves, dtype casts)."""
-        self.velocity = {k: fn(x) for k, x in self.velocity.items()}
-
-    def forget(self, names) -> None:
-        """Drop the state of parameters that were replaced (e.g. a rebuilt output layer)."""
-        for name in names:
-            self.velocity.pop(name, None)
