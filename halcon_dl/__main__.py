@@ -101,10 +101,6 @@ def train(args, out=None, err=None) -> dict:
     for key, value in recipe.items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
-    distributed = None
-    if args.distributed:
-        from . import distributed
-    root = distributed is None or distributed.is_root()
     if args.data is not None:
         if args.type != 'classification':
             raise HalconDLError('--data reads a folder with one sub-folder per class: '
@@ -120,14 +116,16 @@ def train(args, out=None, err=None) -> dict:
         batch_size_multiplier=args.multiplier, solver_type=args.solver,
         learning_rate=args.learning_rate, momentum=args.momentum, weight_prior=args.weight_prior,
         runtime=args.runtime, **creation)
-    if distributed is not None:
+    from . import distributed
+    if args.distributed:
         distributed.data_parallel(model)
-        train_set = distributed.shard(train_set)
+    root, ranks = distributed.is_root(model), distributed.size(model)
     step = args.batch_size * args.multiplier
-    if step > len(train_set):
+    if ranks * step > len(train_set):
+        factors = f'{args.batch_size} x {args.multiplier}' + (f' x {ranks}' if ranks > 1 else '')
         raise HalconDLError(
-            f'a training step takes batch size x multiplier = {args.batch_size} x '
-            f'{args.multiplier} = {step} samples, more than the {len(train_set)} of the '
+            'a training step takes batch size x multiplier' + (' x processes' if ranks > 1 else '')
+            + f' = {factors} = {ranks * step} samples, more than the {len(train_set)} of the '
             'training set: lower --batch-size or --multiplier')
     drops = sorted(e for e in args.lr_drop_epochs if e >= 2)
     change = ([{'model_param': 'learning_rate', 'epochs': [e - 1 for e in drops],
@@ -137,9 +135,10 @@ def train(args, out=None, err=None) -> dict:
     if root:
         out.write(f'training a {args.type} model ({args.backbone}) on {source}: '
                   f'{len(train_set)} training images ({size}, {len(creation["class_ids"])} '
-                  f'classes), {len(val_set)} for validation; {len(train_set) // step} steps of '
-                  f'{step} per epoch, {args.solver}, lr {args.learning_rate}, runtime '
-                  f'{args.runtime}\n')
+                  f'classes), {len(val_set)} for validation; {len(train_set) // (ranks * step)} '
+                  f'steps of {ranks * step} per epoch'
+                  + (f' over {ranks} processes' if ranks > 1 else '')
+                  + f', {args.solver}, lr {args.learning_rate}, runtime {args.runtime}\n')
         out.flush()
     t_start = time.perf_counter()
     shown = EPOCH_MEASURES[args.type]

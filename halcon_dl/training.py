@@ -24,6 +24,12 @@ Conventions [C] where HALCON's procedure leaves a choice:
   changed, several strategies at once (applied in the order given).  Without ``initial_value``
   the model's current value is the initial one.  SGD's velocity keeps the steps taken with the
   old learning rate (HALCON's form of the update), so a drop acts softly.
+* **Data parallelism** (a model set up with ``halcon_dl.distributed.data_parallel``, P
+  processes): every rank draws the same permutation and takes its own slice of each global
+  batch of P × ``batch_size × batch_size_multiplier`` samples (rank r the r-th slice), so the
+  run makes the steps of one process with multiplier P·M on the same batches.  Every rank
+  evaluates the whole validation set (the models are bit-identical, so are the measures); only
+  rank 0 shows progress and writes the checkpoint.
 * **Evaluation and the best model.** After every ``evaluate_every``-th epoch and after the last,
   the validation samples are evaluated with ``evaluate_dl_model``; the type's main measure
   decides the best model: classification ``top1_error`` (lower is better), segmentation
@@ -141,16 +147,22 @@ def train_dl_model(model, train_samples, validation_samples=None, *, epochs, cha
     seed = check_seed(seed, 'train_dl_model(seed=...)')
     strategies = [ChangeStrategy(model, s, i) for i, s in
                   enumerate([change] if isinstance(change, dict) else list(change))]
+    from . import distributed
+    ranks, rank = distributed.size(model), distributed.rank(model)
     n, step = len(train_samples), _step_size(model)
-    if n < step:
+    if n < ranks * step:
         raise HalconDLError(f'train_dl_model: a step needs batch_size x batch_size_multiplier = '
-                            f'{step} samples, the training set has {n}')
-    steps = n // step
+                            f'{step} samples' + (f' on each of {ranks} processes' if ranks > 1
+                                                 else '') + f', the training set has {n}')
+    steps = n // (ranks * step)
+    root = rank == 0
+    if not root:
+        progress, checkpoint = False, None
     measure, direction = MAIN_MEASURE[model.type]
     rng = make_rng(seed)
     display = _progress_display(stream, progress)
-    history = {'epochs': [], 'best': None, 'steps_per_epoch': steps, 'samples_per_step': step,
-               'stopped_early': False}
+    history = {'epochs': [], 'best': None, 'steps_per_epoch': steps,
+               'samples_per_step': ranks * step, 'stopped_early': False}
     best_state = None
     current = {s.name: None for s in strategies}     # the value each strategy last set
     epoch = k = 0
@@ -167,8 +179,9 @@ def train_dl_model(model, train_samples, validation_samples=None, *, epochs, cha
                     if current[s.name] is None or value != current[s.name]:
                         model.set_param(s.name, value)
                         current[s.name] = value
+                first = (k * ranks + rank) * step           # this rank's slice of the batch
                 losses = model.train_batch([train_samples[int(i)]
-                                            for i in order[k * step:(k + 1) * step]])
+                                            for i in order[first:first + step]])
                 for name, value in losses.items():
                     sums[name] = sums.get(name, 0.0) + value
                 if display:

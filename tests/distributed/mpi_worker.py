@@ -137,6 +137,21 @@ def dead(out, rank, procs, how, timeout):
     save(out, f'dead_rank{rank}_after', model, error=error, seconds=time.monotonic() - t0)
 
 
+def procedure(out, rank, procs):
+    """train_dl_model on every rank (same data, same seed), and rank 0's P·M reference."""
+    samples = random_samples(make('adam', 1), 14, seed=7)        # 14: 2 left over per epoch
+    kwargs = dict(epochs=2, seed=3, progress=False, change=[
+        {'model_param': 'learning_rate', 'epochs': [1], 'values': [0.01]}])
+    model = distributed.data_parallel(make('adam', 1, seed=1 + rank), timeout=120)
+    history = hdl.train_dl_model(model, samples, samples[:4], checkpoint=os.path.join(
+        out, f'checkpoint_rank{rank}.npz'), **kwargs)
+    save(out, f'procedure_rank{rank}', model, history=history)
+    if rank == 0:
+        reference = make('adam', procs)
+        save(out, 'procedure_reference', reference,
+             history=hdl.train_dl_model(reference, samples, samples[:4], **kwargs))
+
+
 def main():
     scenario, out = sys.argv[1], sys.argv[2]
     from mpi4py import MPI
@@ -145,6 +160,8 @@ def main():
         equivalence(out, rank, procs)
     elif scenario == 'faults':
         faults(out, rank, procs)
+    elif scenario == 'procedure':
+        procedure(out, rank, procs)
     else:
         dead(out, rank, procs, sys.argv[3], float(sys.argv[4]))
 

@@ -126,6 +126,22 @@ def test_bytes_sent_per_step_follow_the_cost_formula(equivalence, solver, multip
 
 
 # -- faults -----------------------------------------------------------------------------------------
+@needs_mpi
+def test_training_procedure_over_two_processes_is_the_one_process_run_with_twice_the_multiplier(
+        tmp_path_factory):
+    out = scenario_output(tmp_path_factory, 'procedure')
+    ref, ref_info = load(out, 'procedure_reference')
+    for rank in (0, 1):
+        arrays, info = load(out, f'procedure_rank{rank}')
+        assert_bit_identical(ref, arrays, f'rank {rank}')
+        assert info['history']['epochs'][-1]['losses'] == ref_info['history']['epochs'][-1]['losses']
+        assert info['history']['steps_per_epoch'] == ref_info['history']['steps_per_epoch'] == 3
+        assert [r['validation'] for r in info['history']['epochs']] == \
+            [r['validation'] for r in ref_info['history']['epochs']]
+    assert os.path.exists(os.path.join(out, 'checkpoint_rank0.npz'))
+    assert not os.path.exists(os.path.join(out, 'checkpoint_rank1.npz'))   # only rank 0 writes
+
+
 def failed_step(out, step):
     """Both ranks' errors in ``step``, after checking that neither rank changed its model."""
     errors = []
@@ -264,3 +280,22 @@ def test_a_buffer_that_is_not_a_running_average_is_refused_before_mpi_starts(mon
     model.network.fc.count = Buffer(np.zeros(1, dtype=np.float32))
     with pytest.raises(hdl.HalconDLError, match="buffer 'fc.count' of Dense is not a running"):
         distributed.data_parallel(model)
+
+
+@needs_mpi
+def test_training_command_runs_distributed_and_only_rank_0_reports(tmp_path):
+    script = tmp_path / 'train.py'
+    script.write_text(
+        'import sys, halcon_dl.datasets as d\n'
+        's = d.make_shapes_dataset(40, image_size=32, seed=3)\n'
+        'd.default_dataset = lambda seed=0: (s[:32], s[32:])\n'
+        'from halcon_dl.__main__ import main\n'
+        "sys.exit(main(['train', '--distributed', '--epochs', '2', '--batch-size', '4']))\n")
+    env = dict(os.environ, HALCON_DL_NUM_THREADS='1')
+    done = subprocess.run([mpiexec(), '-n', '2', sys.executable, str(script)], env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=LAUNCH_TIMEOUT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count('training a classification model') == 1
+    assert '4 steps of 8 per epoch over 2 processes' in done.stdout
+    assert done.stdout.count('validation accuracy') == 2
