@@ -11,10 +11,12 @@ The operators carry HALCON's names in snake_case::
 from . import ops as _ops  # noqa: F401  (installs the Tensor operators)
 from .errors import HalconDLError
 from .model import DLModel
-from .operators import (apply_dl_model, create_dl_model, get_dl_model_param, get_system,
-                        set_dl_model_param, set_system, train_dl_model_batch)
+from .operators import (apply_dl_model, create_dl_model, create_dl_model_detection,
+                        get_dl_model_param, get_system, set_dl_model_param, set_system,
+                        train_dl_model_batch)
 
-__all__ = ['HalconDLError', 'DLModel', 'create_dl_model', 'set_dl_model_param',
+__all__ = ['HalconDLError', 'DLModel', 'create_dl_model', 'create_dl_model_detection',
+           'set_dl_model_param',
            'get_dl_model_param', 'train_dl_model_batch', 'apply_dl_model', 'set_system',
            'get_system']
 __version__ = '0.1.0'

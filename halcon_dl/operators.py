@@ -17,7 +17,8 @@ def _model(model) -> DLModel:
 
 def create_dl_model(type, *, backbone='compact', class_ids, class_names=None, image_width,
                     image_height, image_num_channels, seed=None, **params) -> DLModel:
-    """A new model of ``type`` ('classification'); ``params`` are any settable parameters.
+    """A new model of ``type`` ('classification' or 'detection'); ``params`` are any settable
+    or creation-only parameters of the type.
 
     Weights are drawn from a generator seeded with ``seed`` (default: the system seed set by
     ``set_system('seed_rand', n)``, 0 unless changed).
@@ -25,6 +26,35 @@ def create_dl_model(type, *, backbone='compact', class_ids, class_names=None, im
     return DLModel(type, backbone=backbone, class_ids=class_ids, class_names=class_names,
                    image_width=image_width, image_height=image_height,
                    image_num_channels=image_num_channels, seed=seed, **params)
+
+
+def create_dl_model_detection(backbone, num_classes, params) -> DLModel:
+    """HALCON's ``create_dl_model_detection``: a detection model on ``backbone`` with
+    ``num_classes`` classes.
+
+    ``params`` (a dict) holds the model parameters: ``image_width`` and ``image_height``
+    (required), ``image_num_channels`` (default 3 [C]), ``class_ids`` (default 0..num_classes-1;
+    if given, exactly ``num_classes`` of them), ``class_names``, ``instance_type``, the levels,
+    anchors, ``capacity`` and any other detection parameter; ``seed`` as in
+    :func:`create_dl_model`.
+    """
+    if not isinstance(params, dict):
+        raise HalconDLError(f'create_dl_model_detection: params must be a dict, got '
+                            f'{type(params).__name__}')
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise HalconDLError(f'create_dl_model_detection: num_classes must be an integer >= 1, '
+                            f'got {num_classes!r}')
+    params = dict(params)
+    missing = [k for k in ('image_width', 'image_height') if k not in params]
+    if missing:
+        raise HalconDLError(f'create_dl_model_detection: params must give {missing}')
+    class_ids = params.pop('class_ids', list(range(num_classes)))
+    ids = list(class_ids) if isinstance(class_ids, (list, tuple)) else [class_ids]
+    if len(ids) != num_classes:
+        raise HalconDLError(f'create_dl_model_detection: num_classes is {num_classes} but '
+                            f'params gives {len(ids)} class_ids {ids}')
+    params.setdefault('image_num_channels', 3)
+    return create_dl_model('detection', backbone=backbone, class_ids=ids, **params)
 
 
 def set_dl_model_param(model, name, value) -> None:
@@ -48,5 +78,5 @@ def apply_dl_model(model, samples) -> list:
     return _model(model).apply(samples)
 
 
-__all__ = ['create_dl_model', 'set_dl_model_param', 'get_dl_model_param', 'train_dl_model_batch',
+__all__ = ['create_dl_model', 'create_dl_model_detection', 'set_dl_model_param', 'get_dl_model_param', 'train_dl_model_batch',
            'apply_dl_model', 'set_system', 'get_system']

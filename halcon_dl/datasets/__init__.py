@@ -1,7 +1,10 @@
 """Data sets: the embedded default data sets (geometric shapes and scenes of them, generated
 from a seed)."""
+from .detection import (DETECTION_CLASS_IDS, DETECTION_CLASS_NAMES,
+                        default_detection_dataset)
 from .scenes import make_shapes_scenes, random_split
-from .shapes import (CIRCUMRADIUS_FACTOR, SHAPE_CLASS_NAMES, ShapeSpec, default_dataset,
+from .shapes import (CIRCUMRADIUS_FACTOR, ROTATIONAL_SYMMETRY, SHAPE_CLASS_NAMES, ShapeSpec,
+                     canonical_angle, default_dataset,
                      make_shape_specs, make_shapes_dataset, rectangle1_of_mask,
                      rectangle2_of_mask, render_image, render_sample, shape_mask,
                      train_validation_split)
@@ -10,5 +13,6 @@ __all__ = [
     'SHAPE_CLASS_NAMES', 'CIRCUMRADIUS_FACTOR', 'ShapeSpec', 'shape_mask', 'render_image',
     'render_sample', 'rectangle1_of_mask', 'rectangle2_of_mask', 'make_shape_specs',
     'make_shapes_dataset', 'train_validation_split', 'default_dataset', 'make_shapes_scenes',
-    'random_split',
+    'random_split', 'ROTATIONAL_SYMMETRY', 'canonical_angle', 'default_detection_dataset',
+    'DETECTION_CLASS_IDS', 'DETECTION_CLASS_NAMES',
 ]

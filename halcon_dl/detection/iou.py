@@ -12,6 +12,7 @@ from .clipping import clipped_area
 
 MAX_PAIRS_PER_CHUNK = 1 << 14        # rotated pairs clipped at once (~11 MB peak in float64)
 PREFILTER_PAIRS_PER_BLOCK = 1 << 20  # pairs tested by the bounding-circle prefilter at once
+FLOOR_MARGIN = 1e-3                  # iou_rect2's floor screen keeps bounds >= floor·(1 - this)
 
 
 def _check_pair(a, b, instance_type: str):
@@ -76,7 +77,7 @@ def _iou_rect1_matrix(outer, inner):
     return inter
 
 
-def iou_rect2(a, b):
+def iou_rect2(a, b, floor: float = 0.0):
     """Exact IoU of rotated boxes: a (N, 5), b (M, 5) ``(row, col, phi, l1, l2)`` -> (N, M).
 
     Areas ``4·l1·l2`` (half lengths ≥ 0); the intersection area is exact up to rounding, by
@@ -88,6 +89,11 @@ def iou_rect2(a, b):
     (N, M) result and the index list of the pairs that pass the circle test).
     Which box of a pair is clipped against the other is fixed by a lexicographic order of the
     box rows, so ``iou_rect2(a, b) == iou_rect2(b, a).T`` exactly.
+
+    ``floor`` > 0 (for matching, where only IoUs from a threshold up matter): a pair whose
+    upper bound :func:`_iou_upper_bound` is below ``floor·(1 - FLOOR_MARGIN)`` gets 0 without
+    clipping, so every IoU ≥ ``floor`` is exact and every reported 0 is an IoU below ``floor``
+    (the margin covers the bound's rounding).
     """
     a, b = _check_pair(a, b, 'rectangle2')
     xp = array_module(a)
@@ -95,12 +101,34 @@ def iou_rect2(a, b):
     area_a = 4 * a[:, 3] * a[:, 4]
     area_b = 4 * b[:, 3] * b[:, 4]
     pair_a, pair_b = _overlap_candidates(a, b)
+    if floor > 0:
+        bound = _iou_upper_bound(a[pair_a], b[pair_b], area_a[pair_a], area_b[pair_b])
+        needed = xp.nonzero(bound >= floor * (1 - FLOOR_MARGIN))[0]
+        pair_a, pair_b = pair_a[needed], pair_b[needed]
     for start in range(0, int(pair_a.shape[0]), MAX_PAIRS_PER_CHUNK):
         ia = pair_a[start:start + MAX_PAIRS_PER_CHUNK]
         ib = pair_b[start:start + MAX_PAIRS_PER_CHUNK]
         inter = clipped_area(*_canonical_roles(a[ia], b[ib]))
         iou.reshape(-1)[ia * b.shape[0] + ib] = _iou_from_areas(inter, area_a[ia], area_b[ib])
     return iou
+
+
+def _iou_upper_bound(a, b, area_a, area_b):
+    """An upper bound of the IoU of rotated pairs (P, 5), (P, 5) -> (P,), from their axis-aligned
+    enclosing boxes (half extents ``l1|sin φ| + l2|cos φ|`` in rows, ``l1|cos φ| + l2|sin φ|``
+    in columns): ``I = min(|E_a ∩ E_b|, |A|, |B|) ≥ |A ∩ B|`` (A ⊆ E_a, B ⊆ E_b) and
+    ``I / (|A| + |B| - I)`` grows with I."""
+    xp = array_module(a)
+
+    def extents(boxes):
+        sin, cos = xp.abs(xp.sin(boxes[:, 2])), xp.abs(xp.cos(boxes[:, 2]))
+        return (boxes[:, 3] * sin + boxes[:, 4] * cos, boxes[:, 3] * cos + boxes[:, 4] * sin)
+
+    (ha, wa), (hb, wb) = extents(a), extents(b)
+    rows = xp.minimum(a[:, 0] + ha, b[:, 0] + hb) - xp.maximum(a[:, 0] - ha, b[:, 0] - hb)
+    cols = xp.minimum(a[:, 1] + wa, b[:, 1] + wb) - xp.maximum(a[:, 1] - wa, b[:, 1] - wb)
+    inter = xp.minimum(xp.maximum(rows, 0) * xp.maximum(cols, 0), xp.minimum(area_a, area_b))
+    return _iou_from_areas(inter, area_a, area_b)
 
 
 def _overlap_candidates(a, b):
@@ -141,9 +169,9 @@ def _canonical_roles(a, b):
     return xp.where(a_first, a, b), xp.where(a_first, b, a)
 
 
-def box_iou(a, b, instance_type: str):
-    """IoU matrix (N, M) of two box arrays of ``instance_type``: :func:`iou_rect1` or
-    :func:`iou_rect2`."""
+def box_iou(a, b, instance_type: str, floor: float = 0.0):
+    """IoU matrix (N, M) of two box arrays of ``instance_type``: :func:`iou_rect1` (always exact)
+    or :func:`iou_rect2` (exact from ``floor`` up, see there)."""
     if check_instance_type(instance_type) == 'rectangle1':
         return iou_rect1(a, b)
-    return iou_rect2(a, b)
+    return iou_rect2(a, b, floor)
