@@ -5,6 +5,10 @@ methods (``model.train_batch(samples)``, ...).
 """
 from __future__ import annotations
 
+import numbers
+
+import numpy as np
+
 from .errors import HalconDLError
 from .model import DLModel, get_system, set_system
 
@@ -41,7 +45,8 @@ def create_dl_model_detection(backbone, num_classes, params) -> DLModel:
     if not isinstance(params, dict):
         raise HalconDLError(f'create_dl_model_detection: params must be a dict, got '
                             f'{type(params).__name__}')
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+    if (isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral)
+            or num_classes < 1):
         raise HalconDLError(f'create_dl_model_detection: num_classes must be an integer >= 1, '
                             f'got {num_classes!r}')
     params = dict(params)
@@ -49,7 +54,7 @@ def create_dl_model_detection(backbone, num_classes, params) -> DLModel:
     if missing:
         raise HalconDLError(f'create_dl_model_detection: params must give {missing}')
     class_ids = params.pop('class_ids', list(range(num_classes)))
-    ids = list(class_ids) if isinstance(class_ids, (list, tuple)) else [class_ids]
+    ids = np.ravel(np.asarray(class_ids, dtype=object)).tolist()
     if len(ids) != num_classes:
         raise HalconDLError(f'create_dl_model_detection: num_classes is {num_classes} but '
                             f'params gives {len(ids)} class_ids {ids}')

@@ -124,18 +124,17 @@ class DetectionTask(Task):
         :mod:`halcon_dl.detection.targets`).  Every sample is validated before any target is
         built."""
         p = model.params
-        images, boxes, labels_ = [], [], []
+        images, boxes, label_ids = [], [], []
         for i, s in enumerate(samples):
             images.append(check_image(s, i, p['image_height'], p['image_width'],
                                       p['image_num_channels']))
             if labels:
                 b, ids = read_boxes(s, i, p['instance_type'], model.class_ids)
                 boxes.append(b)
-                labels_.append(ids)
-        xp = model.xp
-        batch = {'images': stack_images(images, model.dtype, xp)}
+                label_ids.append(ids)
+        batch = {'images': stack_images(images, model.dtype, model.xp)}
         if labels:
-            batch.update(self.targets(model, boxes, labels_))
+            batch.update(self.targets(model, boxes, label_ids))
         return batch
 
     def targets(self, model, boxes, class_ids) -> dict:
@@ -258,8 +257,7 @@ def _column(sample, position, key):
     """One box key as a float64 1-D array of finite numbers (booleans, strings, objects and
     nested sequences refused)."""
     value = require(sample, position, key)
-    if isinstance(value, (str, bytes, dict)) or not isinstance(value, (list, tuple)) and not hasattr(
-            value, 'shape'):
+    if not isinstance(value, (list, tuple)) and not hasattr(value, 'shape'):
         fail(sample, position, key, f'expected a 1-D sequence of numbers, got {type(value).__name__}')
     try:
         array = np.asarray(to_numpy(value) if hasattr(value, 'shape') else value)
