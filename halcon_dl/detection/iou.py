@@ -90,7 +90,7 @@ def iou_rect2(a, b, floor: float = 0.0):
     Which box of a pair is clipped against the other is fixed by a lexicographic order of the
     box rows, so ``iou_rect2(a, b) == iou_rect2(b, a).T`` exactly.
 
-    ``floor`` > 0 (for matching, where only IoUs from a threshold up matter): a pair whose
+    ``floor`` > 0 (matching and NMS read IoUs only from a threshold up): a pair whose
     upper bound :func:`_iou_upper_bound` is below ``floor·(1 - FLOOR_MARGIN)`` gets 0 without
     clipping, so every IoU ≥ ``floor`` is exact and every reported 0 is an IoU below ``floor``
     (the margin covers the bound's rounding).
