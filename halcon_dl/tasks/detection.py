@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import array_module, to_numpy
-from ..detection.anchors import feature_map_shape, generate_anchors, num_anchors_per_cell
+from ..detection.anchors import generate_anchors, num_anchors_per_cell
 from ..detection.boxes import BOX_WIDTH
 from ..detection.postprocess import detect
 from ..detection.targets import anchor_targets
@@ -109,11 +109,10 @@ class DetectionTask(Task):
                 p['anchor_num_subscales'], p['anchor_aspect_ratios'],
                 p['anchor_angles'] if p['instance_type'] == 'rectangle2' else None,
                 p['instance_type'], dtype=model.dtype, runtime=model.runtime)
-            bounds = np.cumsum([0] + [int(np.prod(feature_map_shape(
-                p['image_height'], p['image_width'], lv))) * self.num_anchors(model)
-                for lv in range(p['min_level'], p['max_level'] + 1)])
-            per_level = [(lv, anchors[bounds[k]:bounds[k + 1]])
-                         for k, lv in enumerate(range(p['min_level'], p['max_level'] + 1))]
+            levels = to_numpy(levels)                        # ascending: one slice per level
+            per_level = [(lv, anchors[np.searchsorted(levels, lv):
+                                      np.searchsorted(levels, lv, side='right')])
+                         for lv in range(p['min_level'], p['max_level'] + 1)]
             self._anchors = (key, anchors, per_level)
         return self._anchors[1], self._anchors[2]
 
