@@ -64,11 +64,17 @@ def match_anchors(anchors, gt_boxes, gt_class_index, positive: float = 0.5,
     xp = array_module(anchors)
     num_anchors, num_boxes = anchors.shape[0], gt_boxes.shape[0]
     gt_class_index = check_index_array(gt_class_index, anchors, 'gt_class_index', num_boxes)
-    unmatched = xp.full(num_anchors, -1, dtype=xp.int64)
     if num_boxes == 0 or num_anchors == 0:
+        unmatched = xp.full(num_anchors, -1, dtype=xp.int64)
         return AnchorMatch(unmatched, unmatched.copy(), xp.full(num_anchors, NEGATIVE, xp.int64))
+    return match_by_iou(matching_iou(anchors, gt_boxes, instance_type, negative), gt_class_index,
+                        positive, negative)
 
-    iou = _matching_iou(anchors, gt_boxes, instance_type, negative)    # (N, M)
+
+def match_by_iou(iou, gt_class_index, positive: float = 0.5, negative: float = 0.4) -> AnchorMatch:
+    """The rule of :func:`match_anchors` applied to an (N, M) IoU matrix, M ≥ 1 (as
+    :func:`matching_iou` gives it); ``gt_class_index`` (M,) integers on the matrix's device."""
+    xp = array_module(iou)
     best_box = xp.argmax(iou, axis=1)
     best_iou = xp.take_along_axis(iou, best_box[:, None], axis=1)[:, 0]
     state = xp.where(best_iou >= positive, POSITIVE,
@@ -83,13 +89,15 @@ def match_anchors(anchors, gt_boxes, gt_class_index, positive: float = 0.5,
     return AnchorMatch(gt_index, class_index, state)
 
 
-def _matching_iou(anchors, gt_boxes, instance_type, negative):
-    """The IoU matrix as far as matching reads it.
+def matching_iou(anchors, gt_boxes, instance_type: str, negative: float = 0.4):
+    """The (N, M) IoU matrix of validated anchors and boxes, as far as matching reads it.
 
     rectangle1: exact.  rectangle2 (exact clipping is costly): exact from ``negative`` up
     (:func:`~halcon_dl.detection.iou.iou_rect2` with ``floor``), 0 for pairs below it — which
     changes no state (such an anchor is negative for that box) — except in the columns of boxes
     whose best IoU is below ``negative``, which are computed in full for the forced matches.
+    Every column depends on its own box only, so the boxes of several images may be passed at
+    once and the matrix split into their column blocks.
     """
     iou = box_iou(anchors, gt_boxes, instance_type, floor=negative)
     if instance_type == 'rectangle2' and negative > 0:

@@ -35,7 +35,7 @@ from ..backend import array_module, to_numpy
 from ..detection.anchors import generate_anchors, num_anchors_per_cell
 from ..detection.boxes import BOX_WIDTH
 from ..detection.postprocess import detect
-from ..detection.targets import anchor_targets
+from ..detection.targets import batch_anchor_targets
 from ..errors import HalconDLError
 from ..kernels.numerics import sigmoid
 from ..losses import focal_loss, huber_loss
@@ -143,16 +143,13 @@ class DetectionTask(Task):
         anchors, _ = self.anchors(model)
         xp = array_module(anchors)
         index_of = {cid: k for k, cid in enumerate(model.class_ids)}
-        parts = []
-        for b, ids in zip(boxes, class_ids):
-            gt = xp.asarray(b.astype(model.dtype))
-            gt_index = xp.asarray(np.asarray([index_of[c] for c in ids], dtype=np.int64))
-            parts.append(anchor_targets(
-                anchors, gt, gt_index, p['instance_type'], gt_class_ids=xp.asarray(ids),
-                class_ids_no_orientation=p['class_ids_no_orientation'],
-                ignore_direction=p['ignore_direction']))
-        return {name: xp.stack([getattr(t, name) for t in parts])
-                for name in ('class_index', 'anchor_weight', 'box_target', 'box_weight')}
+        targets = batch_anchor_targets(
+            anchors, [xp.asarray(b.astype(model.dtype)) for b in boxes],
+            [np.asarray([index_of[c] for c in ids], dtype=np.int64) for ids in class_ids],
+            p['instance_type'], gt_class_ids=class_ids,
+            class_ids_no_orientation=p['class_ids_no_orientation'],
+            ignore_direction=p['ignore_direction'])
+        return targets._asdict()
 
     # -- losses -----------------------------------------------------------------------------------
     def loss_weights(self, model):

@@ -10,7 +10,7 @@ from det_reference import match_plain, rect2_pairs
 from halcon_dl.detection import (IGNORED, NEGATIVE, POSITIVE, encode, generate_anchors,
                                  iou_rect2, match_anchors)
 from halcon_dl.detection.iou import _iou_upper_bound
-from halcon_dl.detection.targets import anchor_targets
+from halcon_dl.detection.targets import anchor_targets, batch_anchor_targets
 
 
 @pytest.mark.parametrize('kind', ['rectangle1', 'rectangle2'])
@@ -110,3 +110,27 @@ def test_rotated_matching_equals_the_literal_loop_on_the_full_iou_table(seed):
     np.testing.assert_array_equal(match.gt_index, gt_index)
     np.testing.assert_array_equal(match.class_index, class_index)
     np.testing.assert_array_equal(match.state, state)
+
+
+@pytest.mark.parametrize('kind', ['rectangle1', 'rectangle2'])
+def test_a_batch_gives_each_image_the_targets_it_has_alone(kind):
+    """The batch computes one IoU matrix for all images' boxes and splits its columns."""
+    rng = np.random.default_rng(4)
+    angles = [0.0, 0.9] if kind == 'rectangle2' else None
+    anchors, _ = generate_anchors(40, 40, 2, 3, 2, [1.0, 2.0], angles, kind, dtype=np.float64)
+    images = []
+    for count in (3, 0, 5):
+        centre, size = rng.uniform(0, 40, (count, 2)), rng.uniform(1, 18, (count, 2))
+        boxes = (np.column_stack([centre - size, centre + size]) if kind == 'rectangle1' else
+                 np.column_stack([centre, rng.uniform(-3, 3, count), size]))
+        images.append((boxes, rng.integers(0, 3, count), rng.integers(5, 8, count)))
+    flat = [6] if kind == 'rectangle2' else []
+    batch = batch_anchor_targets(anchors, [b for b, _, _ in images], [c for _, c, _ in images],
+                                 kind, gt_class_ids=[i for _, _, i in images],
+                                 class_ids_no_orientation=flat)
+    for k, (boxes, classes, ids) in enumerate(images):
+        alone = anchor_targets(anchors, boxes, classes, kind, gt_class_ids=ids,
+                               class_ids_no_orientation=flat)
+        for name, value in alone._asdict().items():
+            np.testing.assert_array_equal(getattr(batch, name)[k], value, err_msg=name)
+    assert (batch.class_index >= 0).sum() > 0 and (batch.anchor_weight == 0).sum() > 0
