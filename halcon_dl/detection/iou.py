@@ -100,11 +100,11 @@ def iou_rect2(a, b, floor: float = 0.0):
     iou = xp.zeros((a.shape[0], b.shape[0]), dtype=a.dtype)
     area_a = 4 * a[:, 3] * a[:, 4]
     area_b = 4 * b[:, 3] * b[:, 4]
-    pair_a, pair_b = _overlap_candidates(a, b)
     if floor > 0:
-        bound = _iou_upper_bound(a[pair_a], b[pair_b], area_a[pair_a], area_b[pair_b])
-        needed = xp.nonzero(bound >= floor * (1 - FLOOR_MARGIN))[0]
-        pair_a, pair_b = pair_a[needed], pair_b[needed]
+        bound = _iou_upper_bound(a, b, area_a, area_b)
+        pair_a, pair_b = xp.nonzero(bound >= floor * (1 - FLOOR_MARGIN))
+    else:
+        pair_a, pair_b = _overlap_candidates(a, b)
     for start in range(0, int(pair_a.shape[0]), MAX_PAIRS_PER_CHUNK):
         ia = pair_a[start:start + MAX_PAIRS_PER_CHUNK]
         ib = pair_b[start:start + MAX_PAIRS_PER_CHUNK]
@@ -114,21 +114,25 @@ def iou_rect2(a, b, floor: float = 0.0):
 
 
 def _iou_upper_bound(a, b, area_a, area_b):
-    """An upper bound of the IoU of rotated pairs (P, 5), (P, 5) -> (P,), from their axis-aligned
-    enclosing boxes (half extents ``l1|sin φ| + l2|cos φ|`` in rows, ``l1|cos φ| + l2|sin φ|``
-    in columns): ``I = min(|E_a ∩ E_b|, |A|, |B|) ≥ |A ∩ B|`` (A ⊆ E_a, B ⊆ E_b) and
-    ``I / (|A| + |B| - I)`` grows with I."""
+    """Upper bounds of the IoU of all rotated pairs, (N, 5), (M, 5) -> (N, M), from the boxes'
+    axis-aligned enclosing boxes E (half extents ``l1|sin φ| + l2|cos φ|`` in rows,
+    ``l1|cos φ| + l2|sin φ|`` in columns): ``I = min(|E_a ∩ E_b|, |A|, |B|) ≥ |A ∩ B|``
+    (A ⊆ E_a, B ⊆ E_b) and ``I / (|A| + |B| - I)`` grows with I.  Pairs whose enclosing boxes
+    do not meet get 0."""
     xp = array_module(a)
 
-    def extents(boxes):
+    def enclosing(boxes):
         sin, cos = xp.abs(xp.sin(boxes[:, 2])), xp.abs(xp.cos(boxes[:, 2]))
-        return (boxes[:, 3] * sin + boxes[:, 4] * cos, boxes[:, 3] * cos + boxes[:, 4] * sin)
+        h, w = boxes[:, 3] * sin + boxes[:, 4] * cos, boxes[:, 3] * cos + boxes[:, 4] * sin
+        return boxes[:, 0] - h, boxes[:, 1] - w, boxes[:, 0] + h, boxes[:, 1] + w
 
-    (ha, wa), (hb, wb) = extents(a), extents(b)
-    rows = xp.minimum(a[:, 0] + ha, b[:, 0] + hb) - xp.maximum(a[:, 0] - ha, b[:, 0] - hb)
-    cols = xp.minimum(a[:, 1] + wa, b[:, 1] + wb) - xp.maximum(a[:, 1] - wa, b[:, 1] - wb)
-    inter = xp.minimum(xp.maximum(rows, 0) * xp.maximum(cols, 0), xp.minimum(area_a, area_b))
-    return _iou_from_areas(inter, area_a, area_b)
+    (r1a, c1a, r2a, c2a), (r1b, c1b, r2b, c2b) = enclosing(a), enclosing(b)
+    rows = xp.minimum(r2a[:, None], r2b[None, :]) - xp.maximum(r1a[:, None], r1b[None, :])
+    cols = xp.minimum(c2a[:, None], c2b[None, :]) - xp.maximum(c1a[:, None], c1b[None, :])
+    inter = xp.maximum(rows, 0)
+    inter *= xp.maximum(cols, 0)
+    xp.minimum(inter, xp.minimum(area_a[:, None], area_b[None, :]), out=inter)
+    return _iou_from_areas(inter, area_a[:, None], area_b[None, :])
 
 
 def _overlap_candidates(a, b):
