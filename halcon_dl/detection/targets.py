@@ -1,9 +1,9 @@
-"""Dense training targets of one image for every anchor (SPEC §6, §8): pure array code.
+"""Dense training targets for every anchor of every image (SPEC §6, §8): pure array code.
 
-For anchors (A, D) and the image's ground truth (M, D) with class indices (M,):
+For anchors (A, D) and an image's ground truth (M, D) with class indices (M,):
 
-* :func:`~halcon_dl.detection.matching.match_anchors` gives each anchor a state (positive,
-  negative, ignored) and each positive anchor its box;
+* the matching rule of :func:`~halcon_dl.detection.matching.match_anchors` gives each anchor a
+  state (positive, negative, ignored) and each positive anchor its box;
 * ``class_index`` (A,) int64: the matched box's class index for positive anchors, -1 otherwise
   (the focal-loss target is the one-hot row of it: all zeros for -1);
 * ``anchor_weight`` (A,): 1 for positive and negative anchors, 0 for ignored ones (the focal
