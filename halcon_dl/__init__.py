@@ -13,9 +13,9 @@ from . import ops as _ops  # noqa: F401  (installs the Tensor operators)
 from .errors import HalconDLError
 from .evaluation import evaluate_dl_model
 from .model import DLModel
-from .operators import (apply_dl_model, create_dl_model, get_dl_model_param, get_system,
-                        read_dl_model, set_dl_model_param, set_system, train_dl_model_batch,
-                        write_dl_model)
+from .operators import (apply_dl_model, create_dl_model, create_dl_model_detection,
+                        get_dl_model_param, get_system, read_dl_model, set_dl_model_param,
+                        set_system, train_dl_model_batch, write_dl_model)
 from .preprocess import (create_dl_preprocess_param, create_dl_preprocess_param_from_model,
                          preprocess_dl_samples)
 from .datasets.folders import (read_dl_dataset_classification, read_dl_dataset_segmentation,
@@ -23,11 +23,11 @@ from .datasets.folders import (read_dl_dataset_classification, read_dl_dataset_s
 from .plot import draw_dl_results, plot_training_history
 from .training import train_dl_model
 
-__all__ = ['HalconDLError', 'DLModel', 'create_dl_model', 'set_dl_model_param',
-           'get_dl_model_param', 'train_dl_model_batch', 'apply_dl_model', 'write_dl_model',
-           'read_dl_model', 'set_system', 'get_system', 'create_dl_preprocess_param',
-           'create_dl_preprocess_param_from_model', 'preprocess_dl_samples',
-           'read_dl_dataset_classification', 'read_dl_dataset_segmentation', 'split_dl_dataset',
-           'read_dl_samples', 'evaluate_dl_model', 'train_dl_model', 'plot_training_history',
-           'draw_dl_results']
+__all__ = ['HalconDLError', 'DLModel', 'create_dl_model', 'create_dl_model_detection',
+           'set_dl_model_param', 'get_dl_model_param', 'train_dl_model_batch', 'apply_dl_model',
+           'write_dl_model', 'read_dl_model', 'set_system', 'get_system',
+           'create_dl_preprocess_param', 'create_dl_preprocess_param_from_model',
+           'preprocess_dl_samples', 'read_dl_dataset_classification',
+           'read_dl_dataset_segmentation', 'split_dl_dataset', 'read_dl_samples',
+           'evaluate_dl_model', 'train_dl_model', 'plot_training_history', 'draw_dl_results']
 __version__ = '0.1.0'

@@ -1,9 +1,13 @@
 """Data sets: the embedded default data sets (geometric shapes and scenes of them, generated
 from a seed) and data sets read from folders of image files."""
-from .folders import (DLSampleSequence, read_dl_dataset_classification, read_dl_dataset_segmentation,
-                      read_dl_samples, read_image_file, split_dl_dataset)
+from .detection import (DETECTION_CLASS_IDS, DETECTION_CLASS_NAMES,
+                        default_detection_dataset)
+from .folders import (DLSampleSequence, read_dl_dataset_classification,
+                      read_dl_dataset_segmentation, read_dl_samples, read_image_file,
+                      split_dl_dataset)
 from .scenes import make_shapes_scenes, random_split
-from .shapes import (CIRCUMRADIUS_FACTOR, SHAPE_CLASS_NAMES, ShapeSpec, default_dataset,
+from .shapes import (CIRCUMRADIUS_FACTOR, ROTATIONAL_SYMMETRY, SHAPE_CLASS_NAMES, ShapeSpec,
+                     canonical_angle, default_dataset,
                      make_shape_specs, make_shapes_dataset, rectangle1_of_mask,
                      rectangle2_of_mask, render_image, render_sample, shape_mask,
                      train_validation_split)
@@ -14,4 +18,6 @@ __all__ = [
     'make_shapes_dataset', 'train_validation_split', 'default_dataset', 'make_shapes_scenes',
     'random_split', 'read_dl_dataset_classification', 'read_dl_dataset_segmentation',
     'split_dl_dataset', 'read_dl_samples', 'read_image_file', 'DLSampleSequence',
+    'ROTATIONAL_SYMMETRY', 'canonical_angle', 'default_detection_dataset',
+    'DETECTION_CLASS_IDS', 'DETECTION_CLASS_NAMES',
 ]

@@ -17,7 +17,11 @@ per image, for classification); a scene places 0..``max_shapes`` of them on one 
 * **Labels.** ``segmentation_image`` (int32): the class ID of the shape painted last at each
   pixel, ``background_class_id`` elsewhere.  Boxes: one per shape from its **visible** pixels
   (the part inside the image, not covered by later shapes), in the pixel-centre convention of
-  :func:`.shapes.rectangle1_of_mask` / :func:`.shapes.rectangle2_of_mask`; a shape with fewer
+  :func:`.shapes.rectangle1_of_mask` / :func:`.shapes.rectangle2_of_mask` (rectangle2 at the
+  shape's angle, or with ``canonical_angles`` at the angle reduced by the shape's rotational
+  symmetry, :func:`.shapes.canonical_angle`, so that the box follows from the picture alone:
+  0 for circles and rings, within ±45° for squares and crosses, ±60° for triangles, ±36° for
+  stars); a shape with fewer
   than ``MIN_VISIBLE_PIXELS`` visible pixels gets no box (it stays in the image and in the
   segmentation).  ``bbox_*`` values are float64 1-D arrays, ``bbox_label_id`` int64.
 
@@ -35,7 +39,8 @@ from ..errors import HalconDLError
 from .shapes import (BACKGROUND_LEVELS, CIRCUMRADIUS_FACTOR, DEFAULT_NOISE, DEFAULT_VALUE_RANGE,
                      FOREGROUND_LEVELS, MIN_CONTRAST, ShapeSpec, _check_box_type,
                      _check_class_ids, _check_class_names, _check_number, _check_value_range,
-                     _is_int, rectangle1_of_mask, rectangle2_of_mask, shape_mask)
+                     _is_int, canonical_angle, rectangle1_of_mask, rectangle2_of_mask,
+                     shape_mask)
 
 PLACEMENT_TRIES = 20
 MIN_VISIBLE_PIXELS = 4
@@ -49,13 +54,14 @@ def make_shapes_scenes(num_samples: int, image_size: int = 64, num_channels: int
                        overlap: bool = True, border_overhang: float = 0.5,
                        noise: float = DEFAULT_NOISE, value_range=DEFAULT_VALUE_RANGE,
                        with_segmentation: bool = False, background_class_id: int = 0,
-                       with_boxes=None) -> list:
+                       with_boxes=None, canonical_angles: bool = False) -> list:
     """``num_samples`` DLSample dicts of scenes (see the module docstring).
 
     ``class_names`` — shape classes used (default all six); ``class_ids`` — one ID per class
     (default 1..K when ``with_segmentation``, so that the background can be 0; else 0..K−1).
     ``size_range`` — shape sizes in px (default (12/64, 40/64)·image_size).
-    ``with_boxes`` — None, 'rectangle1' or 'rectangle2'.  Each sample has ``image``
+    ``with_boxes`` — None, 'rectangle1' or 'rectangle2'; ``canonical_angles`` — rectangle2 boxes
+    at the angle reduced by the shape's symmetry (module docstring).  Each sample has ``image``
     (float32 (S, S, C), or (S, S) for one channel) and ``image_id`` (its position).
     """
     names = _check_class_names(class_names)
@@ -84,13 +90,13 @@ def make_shapes_scenes(num_samples: int, image_size: int = 64, num_channels: int
     rng = make_rng(seed)
     return [_scene(rng, i, image_size, num_channels, names, ids, (smin, smax), rotate, overlap,
                    overhang, min_shapes, max_shapes, noise, value_range, with_segmentation,
-                   background_class_id, with_boxes)
+                   background_class_id, with_boxes, canonical_angles)
             for i in range(num_samples)]
 
 
 def _scene(rng, image_id, size, channels, names, ids, size_range, rotate, overlap, overhang,
            min_shapes, max_shapes, noise, value_range, with_segmentation, background_id,
-           with_boxes) -> dict:
+           with_boxes, canonical_angles=False) -> dict:
     """One scene: draw the shapes, paint them in order, derive the labels."""
     background = rng.integers(BACKGROUND_LEVELS[0], BACKGROUND_LEVELS[1] + 1, channels)
     specs, labels = [], []
@@ -127,8 +133,9 @@ def _scene(rng, image_id, size, channels, names, ids, size_range, rotate, overla
             visible = owner == j
             if np.count_nonzero(visible) < MIN_VISIBLE_PIXELS:
                 continue
+            phi = canonical_angle(spec.shape, spec.phi) if canonical_angles else spec.phi
             boxes.append(rectangle1_of_mask(visible) if with_boxes == 'rectangle1'
-                         else rectangle2_of_mask(visible, spec.phi))
+                         else rectangle2_of_mask(visible, phi))
             box_labels.append(label)
         columns = np.asarray(boxes, dtype=np.float64).reshape(-1, len(BOX_KEYS[with_boxes]))
         for c, key in enumerate(BOX_KEYS[with_boxes]):

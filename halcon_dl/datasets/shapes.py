@@ -113,6 +113,25 @@ CIRCUMRADIUS_FACTOR = {
     for name in SHAPE_CLASS_NAMES}
 
 
+# Order n of each class's rotational symmetry (it looks the same turned by 360°/n); 0: any angle.
+ROTATIONAL_SYMMETRY = {'circle': 0, 'square': 4, 'triangle': 3, 'cross': 4, 'ring': 0, 'star': 5}
+
+
+def canonical_angle(shape: str, phi: float) -> float:
+    """The angle of ``shape`` that shows the same picture as ``phi`` and lies in
+    [-π/n, π/n), n = ``ROTATIONAL_SYMMETRY[shape]``; 0 for round shapes (n = 0).
+
+    A shape turned by a multiple of 360°/n looks the same, so only this reduced angle can be
+    told from an image.
+    """
+    order = ROTATIONAL_SYMMETRY[shape]
+    if order == 0:
+        return 0.0
+    period = 2 * math.pi / order
+    reduced = math.remainder(float(phi), period)          # in [-period/2, period/2]
+    return reduced - period if reduced >= period / 2 else reduced
+
+
 @dataclass(frozen=True)
 class ShapeSpec:
     """The geometric description of one sample: everything needed to render it without noise.

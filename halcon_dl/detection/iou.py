@@ -12,6 +12,7 @@ from .clipping import clipped_area
 
 MAX_PAIRS_PER_CHUNK = 1 << 14        # rotated pairs clipped at once (~11 MB peak in float64)
 PREFILTER_PAIRS_PER_BLOCK = 1 << 20  # pairs tested by the bounding-circle prefilter at once
+FLOOR_MARGIN = 1e-3                  # iou_rect2's floor screen keeps bounds >= floor·(1 - this)
 
 
 def _check_pair(a, b, instance_type: str):
@@ -76,7 +77,7 @@ def _iou_rect1_matrix(outer, inner):
     return inter
 
 
-def iou_rect2(a, b):
+def iou_rect2(a, b, floor: float = 0.0):
     """Exact IoU of rotated boxes: a (N, 5), b (M, 5) ``(row, col, phi, l1, l2)`` -> (N, M).
 
     Areas ``4·l1·l2`` (half lengths ≥ 0); the intersection area is exact up to rounding, by
@@ -88,19 +89,50 @@ def iou_rect2(a, b):
     (N, M) result and the index list of the pairs that pass the circle test).
     Which box of a pair is clipped against the other is fixed by a lexicographic order of the
     box rows, so ``iou_rect2(a, b) == iou_rect2(b, a).T`` exactly.
+
+    ``floor`` > 0 (matching and NMS read IoUs only from a threshold up): a pair whose
+    upper bound :func:`_iou_upper_bound` is below ``floor·(1 - FLOOR_MARGIN)`` gets 0 without
+    clipping, so every IoU ≥ ``floor`` is exact and every reported 0 is an IoU below ``floor``
+    (the margin covers the bound's rounding).
     """
     a, b = _check_pair(a, b, 'rectangle2')
     xp = array_module(a)
     iou = xp.zeros((a.shape[0], b.shape[0]), dtype=a.dtype)
     area_a = 4 * a[:, 3] * a[:, 4]
     area_b = 4 * b[:, 3] * b[:, 4]
-    pair_a, pair_b = _overlap_candidates(a, b)
+    if floor > 0:
+        bound = _iou_upper_bound(a, b, area_a, area_b)
+        pair_a, pair_b = xp.nonzero(bound >= floor * (1 - FLOOR_MARGIN))
+    else:
+        pair_a, pair_b = _overlap_candidates(a, b)
     for start in range(0, int(pair_a.shape[0]), MAX_PAIRS_PER_CHUNK):
         ia = pair_a[start:start + MAX_PAIRS_PER_CHUNK]
         ib = pair_b[start:start + MAX_PAIRS_PER_CHUNK]
         inter = clipped_area(*_canonical_roles(a[ia], b[ib]))
         iou.reshape(-1)[ia * b.shape[0] + ib] = _iou_from_areas(inter, area_a[ia], area_b[ib])
     return iou
+
+
+def _iou_upper_bound(a, b, area_a, area_b):
+    """Upper bounds of the IoU of all rotated pairs, (N, 5), (M, 5) -> (N, M), from the boxes'
+    axis-aligned enclosing boxes E (half extents ``l1|sin φ| + l2|cos φ|`` in rows,
+    ``l1|cos φ| + l2|sin φ|`` in columns): ``I = min(|E_a ∩ E_b|, |A|, |B|) ≥ |A ∩ B|``
+    (A ⊆ E_a, B ⊆ E_b) and ``I / (|A| + |B| - I)`` grows with I.  Pairs whose enclosing boxes
+    do not meet get 0."""
+    xp = array_module(a)
+
+    def enclosing(boxes):
+        sin, cos = xp.abs(xp.sin(boxes[:, 2])), xp.abs(xp.cos(boxes[:, 2]))
+        h, w = boxes[:, 3] * sin + boxes[:, 4] * cos, boxes[:, 3] * cos + boxes[:, 4] * sin
+        return boxes[:, 0] - h, boxes[:, 1] - w, boxes[:, 0] + h, boxes[:, 1] + w
+
+    (r1a, c1a, r2a, c2a), (r1b, c1b, r2b, c2b) = enclosing(a), enclosing(b)
+    rows = xp.minimum(r2a[:, None], r2b[None, :]) - xp.maximum(r1a[:, None], r1b[None, :])
+    cols = xp.minimum(c2a[:, None], c2b[None, :]) - xp.maximum(c1a[:, None], c1b[None, :])
+    inter = xp.maximum(rows, 0)
+    inter *= xp.maximum(cols, 0)
+    xp.minimum(inter, xp.minimum(area_a[:, None], area_b[None, :]), out=inter)
+    return _iou_from_areas(inter, area_a[:, None], area_b[None, :])
 
 
 def _overlap_candidates(a, b):
@@ -141,9 +173,9 @@ def _canonical_roles(a, b):
     return xp.where(a_first, a, b), xp.where(a_first, b, a)
 
 
-def box_iou(a, b, instance_type: str):
-    """IoU matrix (N, M) of two box arrays of ``instance_type``: :func:`iou_rect1` or
-    :func:`iou_rect2`."""
+def box_iou(a, b, instance_type: str, floor: float = 0.0):
+    """IoU matrix (N, M) of two box arrays of ``instance_type``: :func:`iou_rect1` (always exact)
+    or :func:`iou_rect2` (exact from ``floor`` up, see there)."""
     if check_instance_type(instance_type) == 'rectangle1':
         return iou_rect1(a, b)
-    return iou_rect2(a, b)
+    return iou_rect2(a, b, floor)

@@ -41,8 +41,10 @@ def match_anchors(anchors, gt_boxes, gt_class_index, positive: float = 0.5,
                   negative: float = 0.4, instance_type: str = 'rectangle1') -> AnchorMatch:
     """Match N anchors to M ground-truth boxes of one image by IoU.
 
-    ``anchors`` (N, 4|5), ``gt_boxes`` (M, 4|5) of ``instance_type`` (same module and dtype),
-    ``gt_class_index`` (M,) integer class indices.  With ``m_a = max_j IoU(a, j)``:
+    ``anchors`` (N, 4|5), ``gt_boxes`` (M, 4|5) of ``instance_type`` on the same device,
+    ``gt_class_index`` (M,) integer class indices.  The IoU is computed in the anchors' dtype:
+    ground truth of another float dtype (user boxes in float64 against float32 anchors) is
+    converted to it once, here.  With ``m_a = max_j IoU(a, j)``:
 
     * ``m_a ≥ positive`` -> POSITIVE, matched to ``argmax_j IoU(a, j)`` (the lowest such j);
     * ``m_a < negative`` -> NEGATIVE; in between -> IGNORED;
@@ -56,17 +58,23 @@ def match_anchors(anchors, gt_boxes, gt_class_index, positive: float = 0.5,
     """
     instance_type = check_instance_type(instance_type)
     anchors = check_boxes(anchors, instance_type, 'anchors')
-    gt_boxes = check_boxes(gt_boxes, instance_type, 'gt_boxes')
+    gt_boxes = check_boxes(gt_boxes, instance_type, 'gt_boxes').astype(anchors.dtype, copy=False)
     check_compatible(('anchors', anchors), ('gt_boxes', gt_boxes))
     _check_thresholds(positive, negative)
     xp = array_module(anchors)
     num_anchors, num_boxes = anchors.shape[0], gt_boxes.shape[0]
     gt_class_index = check_index_array(gt_class_index, anchors, 'gt_class_index', num_boxes)
-    unmatched = xp.full(num_anchors, -1, dtype=xp.int64)
     if num_boxes == 0 or num_anchors == 0:
+        unmatched = xp.full(num_anchors, -1, dtype=xp.int64)
         return AnchorMatch(unmatched, unmatched.copy(), xp.full(num_anchors, NEGATIVE, xp.int64))
+    return match_by_iou(matching_iou(anchors, gt_boxes, instance_type, negative), gt_class_index,
+                        positive, negative)
 
-    iou = box_iou(anchors, gt_boxes, instance_type)                    # (N, M)
+
+def match_by_iou(iou, gt_class_index, positive: float = 0.5, negative: float = 0.4) -> AnchorMatch:
+    """The rule of :func:`match_anchors` applied to an (N, M) IoU matrix, M ≥ 1 (as
+    :func:`matching_iou` gives it); ``gt_class_index`` (M,) integers on the matrix's device."""
+    xp = array_module(iou)
     best_box = xp.argmax(iou, axis=1)
     best_iou = xp.take_along_axis(iou, best_box[:, None], axis=1)[:, 0]
     state = xp.where(best_iou >= positive, POSITIVE,
@@ -79,6 +87,25 @@ def match_anchors(anchors, gt_boxes, gt_class_index, positive: float = 0.5,
     class_index = xp.where(state == POSITIVE,
                            gt_class_index.astype(xp.int64)[xp.maximum(gt_index, 0)], -1)
     return AnchorMatch(gt_index, class_index, state)
+
+
+def matching_iou(anchors, gt_boxes, instance_type: str, negative: float = 0.4):
+    """The (N, M) IoU matrix of validated anchors and boxes, as far as matching reads it.
+
+    rectangle1: exact.  rectangle2 (exact clipping is costly): exact from ``negative`` up
+    (:func:`~halcon_dl.detection.iou.iou_rect2` with ``floor``), 0 for pairs below it — which
+    changes no state (such an anchor is negative for that box) — except in the columns of boxes
+    whose best IoU is below ``negative``, which are computed in full for the forced matches.
+    Every column depends on its own box only, so the boxes of several images may be passed at
+    once and the matrix split into their column blocks.
+    """
+    iou = box_iou(anchors, gt_boxes, instance_type, floor=negative)
+    if instance_type == 'rectangle2' and negative > 0:
+        xp = array_module(iou)
+        low = xp.nonzero(iou.max(axis=0) < negative)[0]
+        if low.shape[0]:
+            iou[:, low] = box_iou(anchors, gt_boxes[low], instance_type)
+    return iou
 
 
 def _forced_matches(iou):

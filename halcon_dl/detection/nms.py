@@ -7,10 +7,16 @@ Suppression rule [C]: a box is suppressed when its IoU with a kept box of higher
 suppresses nothing.  Rank = score descending, ties broken by the lower index (a stable sort), so
 the result is deterministic.
 
-Everything runs on the array module of the boxes except the greedy scan itself, which is
-sequential: it runs on a host copy of each class's (n, n) boolean "overlaps too much" matrix (one
-transfer per class instead of one device sync per box).  Memory is O(n²) for the largest class:
-NMS expects boxes already filtered by ``min_confidence``.
+One greedy scan in rank order does both passes at once (the same result as running them one
+after the other): a box that no higher-ranked survivor of its class overlaps too much survives
+the per-class pass and suppresses the later boxes of its class; it is kept if no kept box
+overlaps it more than ``max_overlap_class_agnostic``, and then suppresses across classes; the
+scan stops once ``max_num_detections`` boxes are kept.  IoUs are computed only as rows from a
+surviving box to the later boxes still in play, on the boxes' array module (the scan's
+bookkeeping is on the host, one transfer per row): with many overlapping candidates — rotated
+boxes early in training — that is O(survivors · n) IoUs instead of O(n²), and memory is O(n).
+Only whether an IoU exceeds the threshold matters, so rotated pairs whose IoU bound lies below it
+skip the exact clipping (``iou_rect2``'s ``floor``).
 """
 from __future__ import annotations
 
@@ -30,32 +36,40 @@ def _check_overlap(value, name: str) -> float:
     return float(value)
 
 
-def _greedy_keep(iou, threshold: float):
-    """Greedy scan over boxes in rank order: a bool (n,) mask of the kept ones.
+def _greedy_scan(boxes_ranked, classes_ranked, max_overlap: float, agnostic: float,
+                 max_num_detections: int, instance_type: str) -> list:
+    """Rank positions of the kept boxes, in rank order (the scan of the module docstring).
 
-    ``iou`` (n, n) is the IoU matrix of the boxes sorted by rank; box i is kept unless some kept
-    box k < i has ``iou[k, i] > threshold``.  The scan is sequential, so it runs on a host copy
-    of the comparison matrix (one transfer instead of one device sync per box).
+    ``alive[j]``: not suppressed within its class by a higher-ranked survivor; ``free[j]``: not
+    suppressed by a kept box across classes.  Box i, when alive, suppresses the later alive
+    boxes of its class with IoU > ``max_overlap``; when also free it is kept and suppresses the
+    later boxes with IoU > ``agnostic``.
     """
-    too_close = to_numpy(iou > threshold)
-    keep = np.ones(too_close.shape[0], dtype=bool)           # host mask of the host scan
-    for i in range(too_close.shape[0]):
-        if keep[i]:
-            keep[i + 1:] &= ~too_close[i, i + 1:]
-    return array_module(iou).asarray(keep)
-
-
-def _suppress(boxes_ranked, keep, groups, threshold: float, instance_type: str):
-    """Run :func:`_greedy_keep` within each group of ranked boxes, updating the mask ``keep``.
-
-    ``groups`` (n,) holds a group label per ranked box (all equal for class-agnostic NMS); only
-    boxes still kept take part.
-    """
+    num = boxes_ranked.shape[0]
     xp = array_module(boxes_ranked)
-    for label in xp.unique(groups[keep]).tolist():
-        positions = xp.nonzero(keep & (groups == label))[0]
-        members = boxes_ranked[positions]
-        keep[positions] = _greedy_keep(box_iou(members, members, instance_type), threshold)
+    classes = to_numpy(classes_ranked)
+    alive, free = np.ones(num, dtype=bool), np.ones(num, dtype=bool)   # host bookkeeping
+
+    def suppress(i, flags, later, threshold):
+        rows = np.flatnonzero(later) + i + 1
+        if rows.size:
+            iou = box_iou(boxes_ranked[i:i + 1], boxes_ranked[xp.asarray(rows)], instance_type,
+                          floor=threshold)
+            flags[rows] &= ~to_numpy(iou[0] > threshold)
+
+    kept = []
+    for i in range(num):
+        if len(kept) == max_num_detections:
+            break
+        if not alive[i]:
+            continue
+        if max_overlap < 1.0:
+            suppress(i, alive, alive[i + 1:] & (classes[i + 1:] == classes[i]), max_overlap)
+        if free[i]:
+            kept.append(i)
+            if agnostic < 1.0:
+                suppress(i, free, alive[i + 1:] & free[i + 1:], agnostic)
+    return kept
 
 
 def nms(boxes, scores, class_ids, max_overlap: float, max_overlap_class_agnostic: float = 1.0,
@@ -87,10 +101,6 @@ def nms(boxes, scores, class_ids, max_overlap: float, max_overlap_class_agnostic
         raise HalconDLError('scores must not contain NaN')
 
     order = xp.argsort(-scores, kind='stable')
-    boxes_ranked = boxes[order]
-    keep = xp.ones(num, dtype=bool)
-    if max_overlap < 1.0:
-        _suppress(boxes_ranked, keep, class_ids[order], max_overlap, instance_type)
-    if agnostic < 1.0:
-        _suppress(boxes_ranked, keep, xp.zeros(num, dtype=xp.int64), agnostic, instance_type)
-    return order[xp.nonzero(keep)[0][:max_num_detections]].astype(xp.int64)
+    kept = _greedy_scan(boxes[order], class_ids[order], max_overlap, agnostic,
+                        max_num_detections, instance_type)
+    return order[xp.asarray(np.asarray(kept, dtype=np.int64))].astype(xp.int64)

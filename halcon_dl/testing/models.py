@@ -21,6 +21,19 @@ def random_samples(model, count, seed=0, label_ids=None):
              'image_label_id': ids[i % len(ids)], 'image_id': 100 + i} for i in range(count)]
 
 
+def total_loss_derivative(model, samples, name, index, eps=1e-6) -> float:
+    """∂ total_loss / ∂ w, w = ``model.parameters()[name][index]``, of one training step on
+    ``samples``: the central difference ``(L(w + eps) - L(w - eps)) / (2 eps)`` of the
+    ``total_loss`` returned by steps on two copies of ``model`` (the model is left as it is)."""
+    from ..operators import train_dl_model_batch
+    values = []
+    for delta in (eps, -eps):
+        twin = copy.deepcopy(model)
+        twin.parameters()[name][index] += delta
+        values.append(train_dl_model_batch(twin, samples)['total_loss'])
+    return (values[0] - values[1]) / (2 * eps)
+
+
 def snapshot(model) -> dict:
     """Copies (NumPy) of every parameter, buffer and optimiser state array, and the params."""
     arrays = {f'param.{k}': v for k, v in model.parameters().items()}

@@ -2,6 +2,8 @@
 from .backbones import (BACKBONES, Backbone, BasicBlock, CompactBackbone, ResNet18Backbone,
                         batch_norms, build_backbone)
 from .classification import Classifier
+from .detection import CAPACITY, Detector, FeaturePyramid, Head
 
 __all__ = ['BACKBONES', 'Backbone', 'BasicBlock', 'CompactBackbone', 'ResNet18Backbone',
-           'Classifier', 'batch_norms', 'build_backbone']
+           'Classifier', 'Detector', 'FeaturePyramid', 'Head', 'CAPACITY', 'batch_norms',
+           'build_backbone']
