@@ -9,6 +9,8 @@ The operators carry HALCON's names in snake_case::
     results = hdl.apply_dl_model(model, samples)
 """
 from . import ops as _ops  # noqa: F401  (installs the Tensor operators)
+from .datasets.segmentation import (calculate_dl_segmentation_class_weights,
+                                    gen_dl_segmentation_weight_images)
 from .errors import HalconDLError
 from .model import DLModel
 from .operators import (apply_dl_model, create_dl_model, get_dl_model_param, get_system,
@@ -16,5 +18,6 @@ from .operators import (apply_dl_model, create_dl_model, get_dl_model_param, get
 
 __all__ = ['HalconDLError', 'DLModel', 'create_dl_model', 'set_dl_model_param',
            'get_dl_model_param', 'train_dl_model_batch', 'apply_dl_model', 'set_system',
-           'get_system']
+           'get_system', 'calculate_dl_segmentation_class_weights',
+           'gen_dl_segmentation_weight_images']
 __version__ = '0.1.0'

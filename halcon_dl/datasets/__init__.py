@@ -1,6 +1,9 @@
 """Data sets: the embedded default data sets (geometric shapes and scenes of them, generated
 from a seed)."""
 from .scenes import make_shapes_scenes, random_split
+from .segmentation import (SEGMENTATION_CLASS_IDS, SEGMENTATION_CLASS_NAMES,
+                           calculate_dl_segmentation_class_weights, default_segmentation_dataset,
+                           gen_dl_segmentation_weight_images)
 from .shapes import (CIRCUMRADIUS_FACTOR, SHAPE_CLASS_NAMES, ShapeSpec, default_dataset,
                      make_shape_specs, make_shapes_dataset, rectangle1_of_mask,
                      rectangle2_of_mask, render_image, render_sample, shape_mask,
@@ -10,5 +13,7 @@ __all__ = [
     'SHAPE_CLASS_NAMES', 'CIRCUMRADIUS_FACTOR', 'ShapeSpec', 'shape_mask', 'render_image',
     'render_sample', 'rectangle1_of_mask', 'rectangle2_of_mask', 'make_shape_specs',
     'make_shapes_dataset', 'train_validation_split', 'default_dataset', 'make_shapes_scenes',
-    'random_split',
+    'random_split', 'SEGMENTATION_CLASS_IDS', 'SEGMENTATION_CLASS_NAMES',
+    'default_segmentation_dataset', 'calculate_dl_segmentation_class_weights',
+    'gen_dl_segmentation_weight_images',
 ]

@@ -2,6 +2,7 @@
 from .backbones import (BACKBONES, Backbone, BasicBlock, CompactBackbone, ResNet18Backbone,
                         batch_norms, build_backbone)
 from .classification import Classifier
+from .segmentation import SegmentationNet
 
 __all__ = ['BACKBONES', 'Backbone', 'BasicBlock', 'CompactBackbone', 'ResNet18Backbone',
-           'Classifier', 'batch_norms', 'build_backbone']
+           'Classifier', 'SegmentationNet', 'batch_norms', 'build_backbone']
