@@ -14,7 +14,8 @@ from halcon_dl import ops
 from halcon_dl.autograd import Tensor
 from halcon_dl.nn import Conv2d, Module
 from halcon_dl.testing import gradcheck
-from halcon_dl.testing.models import assert_same_snapshot, snapshot
+from halcon_dl.testing.models import (assert_same_snapshot,
+                                      random_segmentation_samples as seg_samples, snapshot)
 
 IDS = [1, 3, 6]                 # class IDs (not indices)
 IGNORE = [9, 250]
@@ -25,24 +26,6 @@ def seg_model(**params):
               precision='float64', batch_size=2, seed=1, ignore_class_ids=IGNORE)
     kw.update(params)
     return hdl.create_dl_model('segmentation', **kw)
-
-
-def seg_samples(model, count, seed=0, ignored=True, weight_images=False):
-    """Samples fitting ``model``: labels drawn from its class IDs (and ignored IDs), images
-    uniform in its value range; with ``weight_images`` every other sample has a weight image."""
-    rng = np.random.default_rng(seed)
-    p = model.params
-    h, w, c = p['image_height'], p['image_width'], p['image_num_channels']
-    ids = list(p['class_ids']) + (list(p['ignore_class_ids']) if ignored else [])
-    samples = []
-    for i in range(count):
-        s = {'image': rng.uniform(p['image_range_min'], p['image_range_max'], (h, w, c))
-             .astype(np.float32),
-             'segmentation_image': rng.choice(ids, (h, w)).astype(np.int32), 'image_id': 100 + i}
-        if weight_images and i % 2 == 0:
-            s['weight_image'] = rng.uniform(0, 2, (h, w)).astype(np.float32)
-        samples.append(s)
-    return samples
 
 
 def pixel_weight(sample, r, q, model):

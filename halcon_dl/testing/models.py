@@ -21,6 +21,26 @@ def random_samples(model, count, seed=0, label_ids=None):
              'image_label_id': ids[i % len(ids)], 'image_id': 100 + i} for i in range(count)]
 
 
+def random_segmentation_samples(model, count, seed=0, ignored=True, weight_images=False):
+    """``count`` segmentation samples fitting ``model``: images uniform in its value range,
+    ``segmentation_image`` (int32) drawn from its class IDs and, with ``ignored``, its
+    ``ignore_class_ids``; with ``weight_images`` every other sample (0, 2, ...) has a
+    ``weight_image`` uniform in [0, 2)."""
+    rng = np.random.default_rng(seed)
+    p = model.params
+    h, w, c = p['image_height'], p['image_width'], p['image_num_channels']
+    ids = list(p['class_ids']) + (list(p['ignore_class_ids']) if ignored else [])
+    samples = []
+    for i in range(count):
+        s = {'image': rng.uniform(p['image_range_min'], p['image_range_max'], (h, w, c))
+             .astype(np.float32),
+             'segmentation_image': rng.choice(ids, (h, w)).astype(np.int32), 'image_id': 100 + i}
+        if weight_images and i % 2 == 0:
+            s['weight_image'] = rng.uniform(0, 2, (h, w)).astype(np.float32)
+        samples.append(s)
+    return samples
+
+
 def snapshot(model) -> dict:
     """Copies (NumPy) of every parameter, buffer and optimiser state array, and the params."""
     arrays = {f'param.{k}': v for k, v in model.parameters().items()}
