@@ -15,7 +15,8 @@ from halcon_dl.autograd import Tensor
 from halcon_dl.nn import Conv2d, Module
 from halcon_dl.testing import gradcheck
 from halcon_dl.testing.models import (assert_same_snapshot,
-                                      random_segmentation_samples as seg_samples, snapshot)
+                                      random_segmentation_samples as seg_samples, snapshot,
+                                      step_against_finite_differences)
 
 IDS = [1, 3, 6]                 # class IDs (not indices)
 IGNORE = [9, 250]
@@ -138,34 +139,15 @@ def test_all_pixels_ignored_gives_zero_loss_zero_gradient_and_no_change():
 
 # -- the full step from outside -----------------------------------------------------------------------
 
-def total_loss_at(model, samples, name, index, delta):
-    twin = copy.deepcopy(model)
-    twin.parameters()[name][index] += delta
-    return hdl.train_dl_model_batch(twin, samples)['total_loss']
-
-
 @pytest.mark.parametrize('multiplier', [1, 2])
 def test_step_equals_minus_learning_rate_times_finite_difference_gradient(multiplier):
     """Momentum 0: w_new - w = -λ ∂total_loss/∂w, the derivative taken from outside (weight
     images on some samples, ignored pixels, class weights, weight prior)."""
-    lr, alpha = 0.05, 0.01
-    model = seg_model(momentum=0.0, learning_rate=lr, weight_prior=alpha,
+    model = seg_model(momentum=0.0, learning_rate=0.05, weight_prior=0.01,
                       batch_size_multiplier=multiplier, class_weights=[0.5, 1.0, 2.0])
     samples = seg_samples(model, 2 * multiplier, seed=3, weight_images=True)
-    rng = np.random.default_rng(0)
-    before = {k: v.copy() for k, v in model.parameters().items()}
-    checks = []
-    for name, w in before.items():
-        index = tuple(int(rng.integers(n)) for n in w.shape)
-        eps = 1e-6
-        fd = (total_loss_at(model, samples, name, index, eps)
-              - total_loss_at(model, samples, name, index, -eps)) / (2 * eps)
-        checks.append((name, index, fd))
-    hdl.train_dl_model_batch(model, samples)
-    after = model.parameters()
-    for name, index, fd in checks:
-        step = after[name][index] - before[name][index]
-        assert step == pytest.approx(-lr * fd, rel=1e-5, abs=1e-9), (name, index)
+    for name, index, step, expected in step_against_finite_differences(model, samples):
+        assert step == pytest.approx(expected, rel=1e-5, abs=1e-9), (name, index)
 
 
 def test_ignored_pixels_labels_and_weights_change_nothing_in_a_step():

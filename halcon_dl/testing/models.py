@@ -63,6 +63,37 @@ def assert_same_snapshot(a: dict, b: dict) -> None:
             assert a[k] == b[k], f'{k} changed: {a[k]!r} -> {b[k]!r}'
 
 
+def step_against_finite_differences(model, samples, per_parameter=1, eps=1e-6, seed=0):
+    """The update of one training step next to -λ times the derivative of ``total_loss`` taken
+    from outside, for ``per_parameter`` random elements of every parameter.
+
+    Each derivative is a central difference (L(w + ε) - L(w - ε)) / 2ε of the ``total_loss``
+    that ``train_dl_model_batch`` reports on a copy of the model with that one element moved;
+    then the model takes the step.  With SGD and momentum 0 the two must agree: returns
+    [(name, index, w_new - w, -λ·dL/dw)].  Run it on a float64 model.
+    """
+    from ..operators import train_dl_model_batch
+
+    def total_loss_at(name, index, delta):
+        twin = copy.deepcopy(model)
+        twin.parameters()[name][index] += delta
+        return train_dl_model_batch(twin, samples)['total_loss']
+
+    rng = np.random.default_rng(seed)
+    lr = model.params['learning_rate']
+    before = {k: to_numpy(v).copy() for k, v in model.parameters().items()}
+    checks = []
+    for name, w in before.items():
+        for _ in range(per_parameter):
+            index = tuple(int(rng.integers(n)) for n in w.shape)
+            fd = (total_loss_at(name, index, eps) - total_loss_at(name, index, -eps)) / (2 * eps)
+            checks.append((name, index, -lr * fd))
+    train_dl_model_batch(model, samples)
+    after = model.parameters()
+    return [(name, index, float(after[name][index] - before[name][index]), expected)
+            for name, index, expected in checks]
+
+
 class NoBatchNormNet(Module):
     """conv3x3 C->4 (bias) + ReLU, global average pool, dense: a classifier without BatchNorm."""
 
