@@ -17,7 +17,8 @@ def _model(model) -> DLModel:
 
 def create_dl_model(type, *, backbone='compact', class_ids, class_names=None, image_width,
                     image_height, image_num_channels, seed=None, **params) -> DLModel:
-    """A new model of ``type`` ('classification'); ``params`` are any settable parameters.
+    """A new model of ``type`` ('classification' or 'segmentation'); ``params`` are any settable
+    parameters.
 
     Weights are drawn from a generator seeded with ``seed`` (default: the system seed set by
     ``set_system('seed_rand', n)``, 0 unless changed).

@@ -131,6 +131,8 @@ def test_all_pixels_ignored_gives_zero_loss_zero_gradient_and_no_change():
     before = snapshot(model)
     result = hdl.train_dl_model_batch(model, samples)
     assert result['cross_entropy_loss'] == 0.0 == result['total_loss']
+    assert set(result) == {'total_loss', 'cross_entropy_loss', 'regularization_loss'}
+    assert all(type(v) is float for v in result.values())
     after = snapshot(model)
     for k in before:                   # weights unchanged; BatchNorm statistics did update
         if k.startswith('param.'):
