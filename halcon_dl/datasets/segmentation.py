@@ -41,9 +41,9 @@ def default_segmentation_dataset(seed=0):
     rate 0.003, divided by 10 after epochs 7 and 9, 10 epochs, weight prior 1e-4, which reached
     a validation mean IoU (from the pixel confusion matrix over the validation set) of 0.78
     after epoch 7 and 0.82 after epochs 8 to 10, in 264 s on 2 shared cores.
-    Measured alternatives (same recipe otherwise): 1200 scenes of 1 to 3 shapes levelled off at
-    0.80 after 18-24 epochs; 1200 scenes of 0 to 4 shapes sticking out by up to half their
-    radius reached 0.67 after 15.
+    Smaller sets learned less (same network and solver, longer schedules): 1200 scenes of 1 to 3
+    shapes levelled off at 0.80 after 18 to 24 epochs; 1200 scenes of 0 to 4 shapes sticking out
+    by up to half their radius reached 0.67 after 15.
     """
     lo, hi = SEGMENTATION_SHAPES_PER_IMAGE
     samples = make_shapes_scenes(SEGMENTATION_NUM_SAMPLES, SEGMENTATION_IMAGE_SIZE, 3, seed=seed,
