@@ -62,7 +62,12 @@ def main(argv=None):
     parser.add_argument('--batch', type=int, default=None,
                         help='default: the workload\'s (32 CLS, 8 SEG)')
     parser.add_argument('--no-torch', action='store_true', help='skip the PyTorch comparison')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='CPU threads of halcon_dl and PyTorch (default: all cores)')
     args = parser.parse_args(argv)
+    if args.threads:
+        from halcon_dl.kernels.parallel import set_num_threads
+        set_num_threads(args.threads)
     if args.type == 'segmentation':
         return segmentation_main(args)
     args.batch = args.batch or 32
@@ -124,6 +129,8 @@ def segmentation_main(args):
                  'segmentation_image': rng.integers(0, SEG_CLASSES, (SEG_SIZE, SEG_SIZE))}
                 for _ in range(batch)] for _ in range(3)]
     torch = None if args.no_torch or args.runtime != 'cpu' else _import_torch()
+    if torch is not None and args.threads:
+        torch.set_num_threads(args.threads)
     peers = {}
     if torch is not None and args.backbone == 'compact':
         nets = _torch_segmentation_nets(model, torch)
