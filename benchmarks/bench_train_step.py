@@ -1,16 +1,22 @@
-"""train_dl_model_batch on the CLS reference workload, as a fraction of the matmul rate.
+"""train_dl_model_batch on a reference workload, as a fraction of the matmul rate.
 
-    python benchmarks/bench_train_step.py [--steps 20] [--runtime cpu|gpu] [--backbone compact]
+    python benchmarks/bench_train_step.py [--type classification|segmentation] [--steps 20]
+                                          [--runtime cpu|gpu] [--backbone compact]
     python benchmarks/bench_train_step.py --type detection [--instance-type rectangle2]
 
-CLS (ARCHITECTURE.md): backbone 'compact', 10 classes, 64x64x3 images, batch 32, SGD with
-momentum, cross-entropy.  A step's FLOPs are counted from the layer shapes (convolutions and the
-dense layer: forward, weight gradient and input gradient, none for the first layer's input):
-2.94 GFLOP.  The matmul rate is measured in the same run, before and after; the better is used.
+CLS (ARCHITECTURE.md; ``--type classification``, the default): backbone 'compact', 10 classes,
+64x64x3 images, batch 32, SGD with momentum, cross-entropy.  A step's FLOPs are counted from the
+layer shapes (convolutions and the dense layer: forward, weight gradient and input gradient,
+none for the first layer's input): 2.94 GFLOP.  The matmul rate is measured in the same run,
+before and after; the better is used.
+
+SEG (``--type segmentation``): see ``segmentation_main``; DET (``--type detection``): see
+``detection_benchmark``.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import sys
 import time
@@ -50,16 +56,24 @@ def step_flops(model, batch):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--type', choices=['classification', 'segmentation', 'detection'],
+                        default='classification')
     parser.add_argument('--steps', type=int, default=20)
     parser.add_argument('--runtime', choices=['cpu', 'gpu'], default='cpu')
     parser.add_argument('--backbone', default='compact')
     parser.add_argument('--batch', type=int, default=None,
-                        help='samples per step (default 32; detection 8)')
-    parser.add_argument('--type', choices=['classification', 'detection'],
-                        default='classification')
+                        help="default: the workload's (32 CLS, 8 SEG, 8 DET)")
     parser.add_argument('--instance-type', choices=['rectangle1', 'rectangle2'],
                         default='rectangle1', help='detection only')
+    parser.add_argument('--no-torch', action='store_true', help='skip the PyTorch comparison')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='CPU threads of halcon_dl and PyTorch (default: all cores)')
     args = parser.parse_args(argv)
+    if args.threads:
+        from halcon_dl.kernels.parallel import set_num_threads
+        set_num_threads(args.threads)
+    if args.type == 'segmentation':
+        return segmentation_main(args)
     if args.type == 'detection':
         return detection_benchmark(args)
     args.batch = args.batch or 32
@@ -162,6 +176,173 @@ def detection_benchmark(args):
           f'{med["targets"]:.1f} ms ({med["targets"] / med["step"]:.1%}), other collate '
           f'{med["collate"] - med["targets"]:.1f} ms, forward+backward {forward_backward:.1f} ms, '
           f'update {med["update"]:.1f} ms; peak traced memory {peak / 2 ** 20:.0f} MiB')
+
+# -- SEG: the segmentation reference workload ------------------------------------------------------
+
+SEG_SIZE, SEG_CLASSES, SEG_BATCH = 128, 5, 8
+
+
+def segmentation_main(args):
+    """SEG (ARCHITECTURE.md): backbone 'compact' (conv3x3 3->16 s1, 16->32 s2, 32->64 s2,
+    64->128 s2, each + BatchNorm + ReLU), decoder 3 x (nearest x2 upsample, conv3x3 + BatchNorm +
+    ReLU: 128->64->32->16, each plus the encoder map of its level), conv1x1 16->5, per-pixel
+    cross-entropy; batch 8 x 3 x 128 x 128, SGD with momentum 0.9.  FLOPs are counted from the
+    convolutions one traced step runs (13.9 GFLOP).
+
+    When PyTorch is installed (never a dependency) the same network is built in PyTorch with
+    the same weights and BatchNorm state; both train three steps on the same batches and their
+    losses are compared (they agree to float32 rounding).  Then the steps are timed interleaved
+    in this process: halcon_dl twice per round (an A/A control of the timing noise), PyTorch
+    CPU in NCHW and in channels_last; the ratio is taken to the faster PyTorch layout.
+    """
+    xp = module_of(args.runtime)
+    batch = args.batch or SEG_BATCH
+    model = hdl.create_dl_model('segmentation', backbone=args.backbone,
+                                class_ids=list(range(SEG_CLASSES)), image_width=SEG_SIZE,
+                                image_height=SEG_SIZE, image_num_channels=3, batch_size=batch,
+                                learning_rate=0.01, momentum=0.9, runtime=args.runtime)
+    rng = np.random.default_rng(0)
+    batches = [[{'image': rng.uniform(-127, 128, (SEG_SIZE, SEG_SIZE, 3)).astype(np.float32),
+                 'segmentation_image': rng.integers(0, SEG_CLASSES, (SEG_SIZE, SEG_SIZE))}
+                for _ in range(batch)] for _ in range(3)]
+    torch = None if args.no_torch or args.runtime != 'cpu' else _import_torch()
+    if torch is not None and args.threads:
+        torch.set_num_threads(args.threads)
+    peers = {}
+    if torch is not None and args.backbone == 'compact':
+        nets = _torch_segmentation_nets(model, torch)
+        ours = copy.deepcopy(model)
+        ours_losses = [hdl.train_dl_model_batch(ours, b)['total_loss'] for b in batches]
+        torch_losses = [nets['NCHW'](b) for b in batches]
+        worst = max(abs(a - b) / abs(b) for a, b in zip(ours_losses, torch_losses))
+        print(f'losses of 3 steps from the same weights: halcon_dl '
+              f'{", ".join(f"{v:.6f}" for v in ours_losses)}; PyTorch '
+              f'{", ".join(f"{v:.6f}" for v in torch_losses)}; largest relative difference '
+              f'{worst:.1e}')
+        peers = nets
+    flops = traced_conv_flops(model, batches[0])
+    rate = matmul_rate(xp)
+    time.sleep(1.0)                       # let the BLAS threads of the matmul go idle
+    runs = {'halcon_dl': lambda i: hdl.train_dl_model_batch(model, batches[i % 3]),
+            'halcon_dl (A/A)': lambda i: hdl.train_dl_model_batch(model, batches[i % 3])}
+    runs.update({f'PyTorch {k}': (lambda i, f=f: f(batches[i % 3])) for k, f in peers.items()})
+    for run in runs.values():                                  # warm-up
+        run(0)
+    times = {k: [] for k in runs}
+    for i in range(args.steps):
+        for name, run in runs.items():
+            synchronize(xp)
+            t0 = time.perf_counter()
+            run(i)
+            synchronize(xp)
+            times[name].append(time.perf_counter() - t0)
+    time.sleep(1.0)
+    rate = max(rate, matmul_rate(xp))
+    peak = peak_memory(lambda: hdl.train_dl_model_batch(model, batches[0])) if xp is np else 0
+    print(f'SEG train step ({args.backbone}, batch {batch} x 3 x {SEG_SIZE} x {SEG_SIZE}, '
+          f'{SEG_CLASSES} classes, {args.runtime}): {flops / 1e9:.2f} GFLOP per step; matmul '
+          f'rate {rate / 1e9:.0f} GFLOP/s; {args.steps} interleaved rounds')
+    for name, t in times.items():
+        best, median = min(t), float(np.median(t))
+        print(f'{name:22s} best {best * 1e3:7.1f} ms ({flops / best / rate:5.1%} of matmul), '
+              f'median {median * 1e3:7.1f} ms ({flops / median / rate:5.1%})')
+    median = {k: float(np.median(t)) for k, t in times.items()}
+    print(f'peak traced memory {peak / 2 ** 20:.0f} MiB; A/A median ratio '
+          f'{median["halcon_dl"] / median["halcon_dl (A/A)"]:.2f}')
+    if peers:
+        fastest = min((k for k in median if k.startswith('PyTorch')), key=median.get)
+        best_peer = min(min(times[k]) for k in times if k.startswith('PyTorch'))
+        print(f'halcon_dl / {fastest} (threads {torch.get_num_threads()}): median '
+              f'{median["halcon_dl"] / median[fastest]:.2f}x, best '
+              f'{min(times["halcon_dl"]) / best_peer:.2f}x')
+
+
+def traced_conv_flops(model, samples):
+    """2·MACs of the forward, weight gradient and input gradient (none where the input needs
+    no gradient: the first convolution) of every convolution one training step (on a copy of
+    ``model``) runs, from the shapes it sees."""
+    from halcon_dl.ops import conv as conv_op
+    total = []
+    original = conv_op.Conv2d.forward
+
+    def spy(self, x, w, *rest, **kw):
+        y = original(self, x, w, *rest, **kw)
+        total.append(2 * y.size * (w.size // w.shape[0]) * (3 if self.needs_input_grad[0] else 2))
+        return y
+    conv_op.Conv2d.forward = spy
+    try:
+        hdl.train_dl_model_batch(copy.deepcopy(model), samples)
+    finally:
+        conv_op.Conv2d.forward = original
+    return sum(total)
+
+
+def _import_torch():
+    try:
+        import torch
+    except ImportError:
+        print('PyTorch is not installed: no comparison')
+        return None
+    return torch
+
+
+def _torch_segmentation_nets(model, torch):
+    """The 'compact' segmentation network in PyTorch, NCHW and channels_last, each with the
+    weights and BatchNorm state of ``model`` and its own SGD (momentum 0.9, same learning rate:
+    for a constant rate PyTorch's v = μv + g, w -= λv is HALCON's v = μv - λg, w += v).
+    Returns {layout: step(samples) -> loss}."""
+    nn, functional = torch.nn, torch.nn.functional
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            widths = (3, 16, 32, 64, 128)
+            self.encoder = nn.ModuleList(
+                nn.Sequential(nn.Conv2d(ci, co, 3, 1 if i == 0 else 2, 1, bias=False),
+                              nn.BatchNorm2d(co))
+                for i, (ci, co) in enumerate(zip(widths[:-1], widths[1:])))
+            self.decoder = nn.ModuleList(
+                nn.Sequential(nn.Conv2d(ci, co, 3, 1, 1, bias=False), nn.BatchNorm2d(co))
+                for ci, co in zip(widths[:1:-1], widths[-2:0:-1]))
+            self.head = nn.Conv2d(16, SEG_CLASSES, 1)
+
+        def forward(self, x):
+            features = []
+            for stage in self.encoder:
+                x = torch.relu(stage(x))
+                features.append(x)
+            d = features[-1]
+            for stage, skip in zip(self.decoder, features[-2::-1]):
+                up = functional.interpolate(d, scale_factor=2, mode='nearest')
+                d = torch.relu(stage(up[:, :, :skip.shape[2], :skip.shape[3]])) + skip
+            return self.head(d)
+
+    net = Net()
+    ours = [*model.parameters().values()]
+    theirs = [*net.parameters()]
+    assert [tuple(a.shape) for a in ours] == [tuple(b.shape) for b in theirs]
+    ours_stats = [*model.buffers().values()]
+    theirs_stats = [b for n, b in net.named_buffers() if 'running' in n]
+    with torch.no_grad():
+        for a, b in zip(ours + ours_stats, theirs + theirs_stats):
+            b.copy_(torch.from_numpy(np.array(a)))
+    lr = model.get_param('learning_rate')
+    steps = {}
+    for layout, fmt in (('NCHW', torch.contiguous_format), ('channels_last', torch.channels_last)):
+        twin = copy.deepcopy(net).to(memory_format=fmt)
+        optimizer = torch.optim.SGD(twin.parameters(), lr=lr, momentum=0.9)
+
+        def step(samples, twin=twin, optimizer=optimizer, fmt=fmt):
+            x = torch.from_numpy(np.stack([s['image'] for s in samples]).transpose(0, 3, 1, 2)
+                                 .copy()).contiguous(memory_format=fmt)
+            t = torch.from_numpy(np.stack([s['segmentation_image'] for s in samples]).astype(np.int64))
+            optimizer.zero_grad(set_to_none=True)
+            loss = functional.cross_entropy(twin(x), t)
+            loss.backward()
+            optimizer.step()
+            return loss.item()
+        steps[layout] = step
+    return steps
 
 
 if __name__ == '__main__':

@@ -10,6 +10,8 @@ The operators carry HALCON's names in snake_case::
     hdl.write_dl_model(model, 'model.npz'); model = hdl.read_dl_model('model.npz')
 """
 from . import ops as _ops  # noqa: F401  (installs the Tensor operators)
+from .datasets.segmentation import (calculate_dl_segmentation_class_weights,
+                                    gen_dl_segmentation_weight_images)
 from .errors import HalconDLError
 from .evaluation import evaluate_dl_model
 from .model import DLModel
@@ -29,5 +31,6 @@ __all__ = ['HalconDLError', 'DLModel', 'create_dl_model', 'create_dl_model_detec
            'create_dl_preprocess_param', 'create_dl_preprocess_param_from_model',
            'preprocess_dl_samples', 'read_dl_dataset_classification',
            'read_dl_dataset_segmentation', 'split_dl_dataset', 'read_dl_samples',
-           'evaluate_dl_model', 'train_dl_model', 'plot_training_history', 'draw_dl_results']
+           'evaluate_dl_model', 'train_dl_model', 'plot_training_history', 'draw_dl_results',
+           'calculate_dl_segmentation_class_weights', 'gen_dl_segmentation_weight_images']
 __version__ = '0.1.0'

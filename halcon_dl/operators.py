@@ -22,8 +22,8 @@ def _model(model) -> DLModel:
 
 def create_dl_model(type, *, backbone='compact', class_ids, class_names=None, image_width,
                     image_height, image_num_channels, seed=None, **params) -> DLModel:
-    """A new model of ``type`` ('classification' or 'detection'); ``params`` are any settable
-    or creation-only parameters of the type.
+    """A new model of ``type`` ('classification', 'segmentation' or 'detection'); ``params``
+    are any settable or creation-only parameters of the type.
 
     Weights are drawn from a generator seeded with ``seed`` (default: the system seed set by
     ``set_system('seed_rand', n)``, 0 unless changed).

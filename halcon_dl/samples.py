@@ -114,3 +114,53 @@ def stack_images(images, dtype, runtime_xp):
     """
     batch = np.stack([to_numpy(im) for im in images]).astype(dtype, copy=False)
     return runtime_xp.asarray(batch).transpose(0, 3, 1, 2)
+
+
+def label_image_ids(sample, position, key, shape):
+    """The distinct IDs of the label image ``sample[key]`` and where each pixel's ID is.
+
+    The label image must be an array of ``shape`` (H, W) (any 2-D shape when ``shape`` is None)
+    holding integer IDs: an integer dtype, or a float dtype holding finite integral values.
+    Returns ``(ids, inverse, counts)``: the distinct IDs in ascending order (Python ints), the
+    position in ``ids`` of every pixel's ID (an (H, W) NumPy integer array) and each ID's pixel
+    count.
+    """
+    labels = require(sample, position, key)
+    expected = '(H, W)' if shape is None else str(tuple(shape))
+    if not hasattr(labels, 'dtype') or not hasattr(labels, 'shape'):
+        fail(sample, position, key, f'expected an array of class IDs of shape {expected}, '
+             f'got {type(labels).__name__}')
+    if labels.shape != (tuple(shape) if shape is not None else labels.shape) or labels.ndim != 2:
+        fail(sample, position, key, f'expected shape {expected}, got {labels.shape}')
+    shape = labels.shape
+    kind = np.dtype(labels.dtype).kind
+    if kind not in 'iuf':
+        fail(sample, position, key, f'expected class IDs of an integer dtype (or float holding '
+             f'integral values), got dtype {labels.dtype}')
+    values, inverse, counts = np.unique(to_numpy(labels), return_inverse=True, return_counts=True)
+    if kind == 'f':
+        bad = ~np.isfinite(values) | (values != np.floor(values))
+        if bad.any():
+            fail(sample, position, key,
+                 f'expected integral class IDs, got {values[bad][0].item()!r}')
+    return [int(v) for v in values], inverse.reshape(shape), counts
+
+
+def check_weight_image(sample, position, shape):
+    """The sample's ``weight_image``: a float32 or float64 array of ``shape`` (H, W), finite and
+    >= 0 everywhere."""
+    weights = require(sample, position, 'weight_image')
+    if not hasattr(weights, 'dtype') or not hasattr(weights, 'shape'):
+        fail(sample, position, 'weight_image', f'expected a float32 array of shape '
+             f'{tuple(shape)}, got {type(weights).__name__}')
+    if weights.shape != tuple(shape):
+        fail(sample, position, 'weight_image',
+             f'expected shape {tuple(shape)}, got {weights.shape}')
+    if weights.dtype not in (np.float32, np.float64):
+        fail(sample, position, 'weight_image', f'expected dtype float32, got {weights.dtype}')
+    weights = to_numpy(weights)
+    bad = ~(np.isfinite(weights) & (weights >= 0))
+    if bad.any():
+        fail(sample, position, 'weight_image', f'expected finite values >= 0, got '
+             f'{weights[bad][0].item()!r} at {np.argwhere(bad)[0].tolist()}')
+    return weights

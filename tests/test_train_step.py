@@ -8,7 +8,8 @@ import halcon_dl as hdl
 from halcon_dl import ops
 from halcon_dl.autograd import Tensor
 from halcon_dl.nn import Dense
-from halcon_dl.testing.models import NoBatchNormNet, assert_same_snapshot, random_samples, snapshot
+from halcon_dl.testing.models import (NoBatchNormNet, assert_same_snapshot, random_samples,
+                                      snapshot, step_against_finite_differences)
 
 
 def model64(**params):
@@ -18,35 +19,14 @@ def model64(**params):
     return hdl.create_dl_model('classification', **kw)
 
 
-def total_loss_at(model, samples, name, index, delta):
-    """total_loss of a training step on a copy whose weight ``name[index]`` is moved by delta."""
-    twin = copy.deepcopy(model)
-    twin.parameters()[name][index] += delta
-    return hdl.train_dl_model_batch(twin, samples)['total_loss']
-
-
 @pytest.mark.parametrize('multiplier', [1, 2])
 def test_step_equals_minus_learning_rate_times_finite_difference_gradient(multiplier):
     """With momentum 0: w_new - w = -λ ∂total_loss/∂w, the derivative taken from outside."""
-    lr, alpha = 0.05, 0.01
-    model = model64(momentum=0.0, learning_rate=lr, weight_prior=alpha,
+    model = model64(momentum=0.0, learning_rate=0.05, weight_prior=0.01,
                     batch_size_multiplier=multiplier)
     samples = random_samples(model, 4 * multiplier, seed=3)
-    rng = np.random.default_rng(0)
-    before = {k: v.copy() for k, v in model.parameters().items()}
-    checks = []
-    for name, w in before.items():                     # two sampled elements of every parameter
-        for _ in range(2):
-            index = tuple(int(rng.integers(n)) for n in w.shape)
-            eps = 1e-6
-            fd = (total_loss_at(model, samples, name, index, eps)
-                  - total_loss_at(model, samples, name, index, -eps)) / (2 * eps)
-            checks.append((name, index, fd))
-    hdl.train_dl_model_batch(model, samples)
-    after = model.parameters()
-    for name, index, fd in checks:
-        step = after[name][index] - before[name][index]
-        assert step == pytest.approx(-lr * fd, rel=1e-5, abs=1e-9), (name, index)
+    for name, index, step, expected in step_against_finite_differences(model, samples, 2):
+        assert step == pytest.approx(expected, rel=1e-5, abs=1e-9), (name, index)
 
 
 def test_regularisation_term_is_alpha_half_sum_of_squares_of_non_biases():

@@ -6,6 +6,9 @@ from .folders import (DLSampleSequence, read_dl_dataset_classification,
                       read_dl_dataset_segmentation, read_dl_samples, read_image_file,
                       split_dl_dataset)
 from .scenes import make_shapes_scenes, random_split
+from .segmentation import (SEGMENTATION_CLASS_IDS, SEGMENTATION_CLASS_NAMES,
+                           calculate_dl_segmentation_class_weights, default_segmentation_dataset,
+                           gen_dl_segmentation_weight_images)
 from .shapes import (CIRCUMRADIUS_FACTOR, ROTATIONAL_SYMMETRY, SHAPE_CLASS_NAMES, ShapeSpec,
                      canonical_angle, default_dataset,
                      make_shape_specs, make_shapes_dataset, rectangle1_of_mask,
@@ -20,4 +23,7 @@ __all__ = [
     'split_dl_dataset', 'read_dl_samples', 'read_image_file', 'DLSampleSequence',
     'ROTATIONAL_SYMMETRY', 'canonical_angle', 'default_detection_dataset',
     'DETECTION_CLASS_IDS', 'DETECTION_CLASS_NAMES',
+    'SEGMENTATION_CLASS_IDS', 'SEGMENTATION_CLASS_NAMES',
+    'default_segmentation_dataset', 'calculate_dl_segmentation_class_weights',
+    'gen_dl_segmentation_weight_images',
 ]

@@ -98,20 +98,55 @@ class GlobalAvgPool2d(Function):
 
 
 class UpsampleNearest2d(Function):
-    """z[n,c,r,q] = x[n, c, r div s, q div s];   dx[n,c,r,q] = Σ_{a,b<s} g[n, c, s·r + a, s·q + b]"""
-    def forward(self, x, scale):
+    """z[n,c,r,q] = x[n, c, r div s, q div s]   for r < H_out, q < W_out
+    dx[n,c,i,j] = Σ_{a,b < s} g[n, c, s·i + a, s·j + b]   (terms with s·i + a >= H_out or
+                                                           s·j + b >= W_out absent)
+
+    The output size defaults to (s·H, s·W); ``size`` = (H_out, W_out) crops it at the bottom and
+    right, with s·(H - 1) < H_out <= s·H (every input row and column still appears), which is
+    what a decoder needs to meet an encoder map of odd size.
+
+    Written as s² (forward) and 2(s - 1) (backward) whole-array slice copies and additions on
+    channel-major rows instead of a broadcast-and-reshape copy and a ``sum`` over two short
+    strided axes: forward writes each phase z[:, :, a::s, b::s] from x; backward first adds the
+    s row phases (contiguous rows of W_out), then the s column phases.  Measured on the SEG
+    decoder's three upsamplings (float32, batch 8, 2-core machine shared with other jobs, so
+    indicative): forward 1.1-4.3 ms -> 0.3-1.0 ms, backward 7-20 ms -> 0.3-1.0 ms; the whole
+    SEG training step, A/B interleaved in one process, 805 -> 575 ms best, 1228 -> 977 ms
+    median (-20 to -30 %).  Keeps nothing for backward but the shapes.
+    """
+    def forward(self, x, scale, size=None):
         if int(scale) != scale or scale < 1:
             raise HalconDLError(f'upsample scale must be a positive integer, got {scale!r}')
         self.s = s = int(scale)
-        n, c, h, w = x.shape
+        n, c, h, w = self.x_shape = x.shape
+        ho, wo = (h * s, w * s) if size is None else (int(size[0]), int(size[1]))
+        if not (s * (h - 1) < ho <= s * h and s * (w - 1) < wo <= s * w):
+            raise HalconDLError(f'upsample output size {(ho, wo)} must lie in '
+                                f'({s * (h - 1)}, {s * h}] x ({s * (w - 1)}, {s * w}] for input '
+                                f'{(h, w)} and scale {s}')
         xp = array_module(x)
-        xc = channel_major(x)[:, :, :, None, :, None]
-        return from_channel_major(xp.broadcast_to(xc, (c, n, h, s, w, s)).reshape(c, n, h * s, w * s))
+        x3 = channel_major(x).reshape(c * n, h, w)
+        z = xp.empty((c * n, ho, wo), dtype=x.dtype)
+        for a in range(s):
+            for b in range(s):
+                phase = z[:, a::s, b::s]
+                phase[...] = x3[:, :phase.shape[1], :phase.shape[2]]
+        return from_channel_major(z.reshape(c, n, ho, wo))
 
     def backward(self, g):
-        n, c, hs, ws = g.shape
+        n, c, h, w = self.x_shape
         s = self.s
-        return from_channel_major(channel_major(g).reshape(c, n, hs // s, s, ws // s, s).sum(axis=(3, 5)))
+        g3 = channel_major(g).reshape(c * n, *g.shape[2:])
+        rows = g3[:, ::s].copy()                       # (C·N, H, W_out): row phase 0
+        for a in range(1, s):
+            phase = g3[:, a::s]
+            rows[:, :phase.shape[1]] += phase
+        dx = rows[:, :, ::s].copy()                    # (C·N, H, W): column phase 0
+        for b in range(1, s):
+            phase = rows[:, :, b::s]
+            dx[:, :, :phase.shape[2]] += phase
+        return from_channel_major(dx.reshape(c, n, h, w))
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
@@ -127,5 +162,7 @@ def global_avg_pool2d(x):
     return GlobalAvgPool2d.apply(x)
 
 
-def upsample_nearest2d(x, scale):
-    return UpsampleNearest2d.apply(x, scale=scale)
+def upsample_nearest2d(x, scale, size=None):
+    """Nearest-neighbour upsampling by an integer ``scale``; ``size`` (H_out, W_out) crops the
+    (scale·H, scale·W) result at the bottom and right (see ``UpsampleNearest2d``)."""
+    return UpsampleNearest2d.apply(x, scale=scale, size=None if size is None else tuple(size))

@@ -2,7 +2,9 @@
 from .base import Task
 from .classification import ClassificationTask
 from .detection import DetectionTask
+from .segmentation import SegmentationTask
 
-TASKS = {'classification': ClassificationTask, 'detection': DetectionTask}
+TASKS = {'classification': ClassificationTask, 'segmentation': SegmentationTask,
+         'detection': DetectionTask}
 
-__all__ = ['TASKS', 'Task', 'ClassificationTask', 'DetectionTask']
+__all__ = ['TASKS', 'Task', 'ClassificationTask', 'SegmentationTask', 'DetectionTask']

@@ -59,11 +59,12 @@ def avg_pool2d(x, kernel, stride=None, padding=0):
     return _pool(x, kernel, stride, padding, lambda v: v.mean(axis=2), 0.0)
 
 
-def upsample_nearest2d(x, scale):
+def upsample_nearest2d(x, scale, size=None):
     n, c, h, w = x.shape
-    y = np.zeros((n, c, h * scale, w * scale), dtype=x.dtype)
-    for r in range(h * scale):
-        for q in range(w * scale):
+    ho, wo = (h * scale, w * scale) if size is None else size
+    y = np.zeros((n, c, ho, wo), dtype=x.dtype)
+    for r in range(ho):
+        for q in range(wo):
             y[:, :, r, q] = x[:, :, r // scale, q // scale]
     return y
 

@@ -89,6 +89,10 @@ def test_upsample_and_global_pool_match_naive(shape, scale, data):
     x = data.draw(arrays(shape))
     np.testing.assert_array_equal(run(O.upsample_nearest2d, x, scale=scale),
                                   naive.upsample_nearest2d(x, scale))
+    crop = data.draw(st.tuples(st.integers(0, scale - 1), st.integers(0, scale - 1)))
+    size = (shape[2] * scale - crop[0], shape[3] * scale - crop[1])
+    np.testing.assert_array_equal(run(O.upsample_nearest2d, x, scale=scale, size=size),
+                                  naive.upsample_nearest2d(x, scale, size))
     # a mean rounds at the scale of its inputs (subnormal draws have no relative accuracy)
     np.testing.assert_allclose(run(O.global_avg_pool2d, x), x.mean(axis=(2, 3)), rtol=1e-14,
                                atol=1e-14 * np.abs(x).max())

@@ -10,6 +10,8 @@ from hypothesis import assume, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import halcon_dl.ops as O
+from halcon_dl.autograd import Tensor
+from halcon_dl.errors import HalconDLError
 from halcon_dl.testing import gradcheck
 from halcon_dl.testing.strategies import (
     arrays, broadcastable_pair, conv_geometry, distinct_arrays, pool_geometry, shapes)
@@ -221,6 +223,16 @@ def test_global_avg_pool2d(shape, data):
 @given(shape=shapes(min_dims=4, max_dims=4, max_side=3), scale=st.integers(1, 3), data=st.data())
 def test_upsample_nearest2d(shape, scale, data):
     gradcheck(lambda t: O.upsample_nearest2d(t, scale), [data.draw(arrays(shape))])
+    crop = data.draw(st.tuples(st.integers(0, scale - 1), st.integers(0, scale - 1)))
+    size = (shape[2] * scale - crop[0], shape[3] * scale - crop[1])
+    gradcheck(lambda t: O.upsample_nearest2d(t, scale, size), [data.draw(arrays(shape))])
+
+
+@pytest.mark.parametrize('size', [(4, 6), (7, 6), (8, 3), (8, 7)])
+def test_upsample_nearest2d_refuses_sizes_that_drop_or_invent_pixels(size):
+    x = Tensor(np.zeros((1, 1, 3, 3)))
+    with pytest.raises(HalconDLError, match='output size'):
+        O.upsample_nearest2d(x, 2, size)
 
 
 @settings(max_examples=30)
