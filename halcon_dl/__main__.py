@@ -23,12 +23,14 @@ from . import __version__
 # the embedded data set (see the README for what they reach).  learning-rate drops are /10 at the
 # start of the listed epochs.
 RECIPES = {
-    'classification': dict(epochs=15, batch_size=32, solver='adam', learning_rate=0.003,
-                           lr_drop_epochs=[11, 14], weight_prior=1e-4, momentum=0.9),
-    'segmentation': dict(epochs=12, batch_size=16, solver='adam', learning_rate=0.003,
-                         lr_drop_epochs=[9, 11], weight_prior=1e-4, momentum=0.9),
-    'detection': dict(epochs=20, batch_size=16, solver='adam', learning_rate=0.002,
-                      lr_drop_epochs=[15, 19], weight_prior=1e-4, momentum=0.9),
+    'classification': dict(backbone='compact', epochs=15, batch_size=32, solver='adam',
+                           learning_rate=0.003, lr_drop_epochs=[11, 14], weight_prior=1e-4,
+                           momentum=0.9),
+    'segmentation': dict(backbone='resnet18', epochs=10, batch_size=8, solver='adam',
+                         learning_rate=0.003, lr_drop_epochs=[8, 10], weight_prior=1e-4,
+                         momentum=0.9),
+    'detection': dict(backbone='compact', epochs=5, batch_size=8, solver='adam',
+                      learning_rate=0.001, lr_drop_epochs=[5], weight_prior=1e-4, momentum=0.9),
 }
 # What the command prints per epoch: (measure, label, format) per model type.
 EPOCH_MEASURES = {
@@ -67,7 +69,7 @@ def embedded_data(model_type, seed, instance_type='rectangle1'):
     else:
         train, val = datasets.default_detection_dataset(instance_type, seed=seed)
         ids, names = list(datasets.DETECTION_CLASS_IDS), list(datasets.DETECTION_CLASS_NAMES)
-        extra = dict(datasets.DETECTION_MODEL_PARAMS, instance_type=instance_type)
+        extra = {'instance_type': instance_type}
     image = train[0]['image']
     channels = 1 if image.ndim == 2 else image.shape[2]
     return train, val, dict(class_ids=ids, class_names=names, image_height=image.shape[0],
@@ -312,7 +314,8 @@ def parser() -> argparse.ArgumentParser:
                    help='with --data: images are resized to this square size')
     t.add_argument('--channels', type=int, choices=[1, 3], default=3,
                    help='with --data: grey (1) or colour (3) model input')
-    t.add_argument('--backbone', choices=['compact', 'resnet18'], default='compact')
+    t.add_argument('--backbone', choices=['compact', 'resnet18'],
+                   help='default: per type (resnet18 for segmentation, else compact)')
     t.add_argument('--epochs', type=at_least_one, help='default: per type (see README)')
     t.add_argument('--batch-size', type=at_least_one)
     t.add_argument('--multiplier', type=at_least_one, default=1, help='batch_size_multiplier')

@@ -244,3 +244,59 @@ def test_save_then_evaluate_and_predict(tmp_path, monkeypatch, capsys):
 def test_evaluate_a_missing_model_file_is_an_error(tmp_path, capsys):
     assert cli.main(['evaluate', str(tmp_path / 'none.npz')]) == 2
     assert capsys.readouterr().err.startswith('error: ')
+
+
+def small_scenes(monkeypatch, kind):
+    """The embedded data set of segmentation or detection replaced by a few 32x32 scenes."""
+    import halcon_dl.datasets as datasets
+    from halcon_dl.datasets import make_shapes_scenes
+    if kind == 'segmentation':
+        scenes = make_shapes_scenes(12, 32, seed=1, min_shapes=1, with_segmentation=True)
+        monkeypatch.setattr(datasets, 'default_segmentation_dataset',
+                            lambda seed=0: (scenes[:8], scenes[8:]))
+    else:
+        def detection(instance_type='rectangle1', seed=0):
+            scenes = make_shapes_scenes(12, 32, seed=1, min_shapes=1, overlap=False,
+                                        with_boxes=instance_type, size_range=(8, 16))
+            return scenes[:8], scenes[8:]
+        monkeypatch.setattr(datasets, 'default_detection_dataset', detection)
+
+
+@pytest.mark.parametrize('kind, options, shown', [
+    ('segmentation', [], ['validation mean IoU', 'pixel accuracy']),
+    ('detection', [], ['validation AP@0.5', 'mean AP']),
+    ('detection', ['--instance-type', 'rectangle2'], ['validation AP@0.5', 'mean AP'])])
+def test_training_command_for_each_model_type_saves_and_predicts(monkeypatch, capsys, tmp_path,
+                                                                 kind, options, shown):
+    small_scenes(monkeypatch, kind)
+    path = tmp_path / 'model.npz'
+    code = cli.main(['train', '--type', kind, *options, '--backbone', 'compact', '--epochs', '2',
+                     '--batch-size', '4', '--save', str(path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f'training a {kind} model (compact)' in out
+    epochs = [line for line in out.splitlines() if line.startswith('epoch ')]
+    assert len(epochs) == 2 and all(all(s in line for s in shown) for line in epochs)
+    Image = pytest.importorskip('PIL.Image')
+    import numpy as np
+    picture = tmp_path / 'scene.png'
+    Image.fromarray(np.full((48, 48, 3), 40, np.uint8)).save(picture)
+    assert cli.main(['predict', str(path), str(picture), '--out', str(tmp_path)]) == 0
+    report = capsys.readouterr().out
+    if kind == 'segmentation':
+        assert (tmp_path / 'scene_segmentation.png').exists() and 'wrote' in report
+        assert Image.open(tmp_path / 'scene_segmentation.png').size == (48, 48)
+    else:
+        assert report.startswith(f'{picture}: ') and 'detections' in report
+
+
+def test_boxes_are_mapped_back_to_the_image_they_came_from():
+    import halcon_dl as hdl
+    model = hdl.create_dl_model('detection', class_ids=[0], image_width=32, image_height=32,
+                                image_num_channels=3)
+    result = {'bbox_row1': [-0.5], 'bbox_col1': [7.5], 'bbox_row2': [31.5], 'bbox_col2': [15.5],
+              'bbox_class_id': [0], 'bbox_class_name': ['a'], 'bbox_confidence': [0.9]}
+    box = cli.boxes_in_original_image(model, result, (64, 16))[0]
+    # rows: factor 32/64, x = (x' + 0.5)/f - 0.5; cols: factor 32/16
+    assert (box['row1'], box['row2']) == (-0.5, 63.5)
+    assert (box['col1'], box['col2']) == (3.5, 7.5)
