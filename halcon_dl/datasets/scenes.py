@@ -39,8 +39,8 @@ from ..errors import HalconDLError
 from .shapes import (BACKGROUND_LEVELS, CIRCUMRADIUS_FACTOR, DEFAULT_NOISE, DEFAULT_VALUE_RANGE,
                      FOREGROUND_LEVELS, MIN_CONTRAST, ShapeSpec, _check_box_type,
                      _check_class_ids, _check_class_names, _check_number, _check_value_range,
-                     _is_int, canonical_angle, rectangle1_of_mask, rectangle2_of_mask,
-                     shape_mask)
+                     _is_int, canonical_angle, finish_image, rectangle1_of_mask,
+                     rectangle2_of_mask, shape_mask)
 
 PLACEMENT_TRIES = 20
 MIN_VISIBLE_PIXELS = 4
@@ -114,14 +114,7 @@ def _scene(rng, image_id, size, channels, names, ids, size_range, rotate, overla
         mask = shape_mask(spec, size, size)
         image[mask] = np.asarray(spec.foreground, dtype=np.float32)
         owner[mask] = j
-    if noise > 0:
-        image += np.float32(noise) * rng.standard_normal(image.shape, dtype=np.float32)
-        np.rint(image, out=image)
-        np.clip(image, 0, 255, out=image)
-    lo, hi = value_range
-    image *= np.float32((hi - lo) / 255.0)
-    image += np.float32(lo)
-    sample = {'image': image[:, :, 0] if channels == 1 else image, 'image_id': int(image_id)}
+    sample = {'image': finish_image(image, noise, rng, value_range), 'image_id': int(image_id)}
     if with_segmentation:
         seg = np.full((size, size), background_id, dtype=np.int32)
         for j, label in enumerate(labels):

@@ -247,16 +247,23 @@ def render_image(spec: ShapeSpec, height: int, width: int, *, noise: float = 0.0
     image = np.empty((height, width, channels), dtype=np.float32)
     image[...] = np.asarray(spec.background, dtype=np.float32)
     image[mask] = np.asarray(spec.foreground, dtype=np.float32)
+    if noise > 0 and rng is None:
+        raise HalconDLError('render_image: noise > 0 needs a random generator (rng)')
+    return finish_image(image, noise, rng, value_range)
+
+
+def finish_image(image, noise, rng, value_range):
+    """The intensity model's last steps, in place on a float32 (H, W, C) image of grey levels:
+    ``I = clip(rint(image + noise), 0, 255)`` (noise ~ N(0, σ²) per pixel and channel, drawn from
+    ``rng`` when σ > 0), then ``I·(max−min)/255 + min``; (H, W) for one channel."""
     if noise > 0:
-        if rng is None:
-            raise HalconDLError('render_image: noise > 0 needs a random generator (rng)')
         image += np.float32(noise) * rng.standard_normal(image.shape, dtype=np.float32)
         np.rint(image, out=image)
         np.clip(image, 0, 255, out=image)
     lo, hi = value_range
     image *= np.float32((hi - lo) / 255.0)
     image += np.float32(lo)
-    return image[:, :, 0] if channels == 1 else image
+    return image[:, :, 0] if image.shape[2] == 1 else image
 
 
 def render_sample(spec: ShapeSpec, class_id: int, height: int, width: int, *,
