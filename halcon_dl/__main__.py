@@ -42,15 +42,22 @@ EPOCH_MEASURES = {
 }
 
 
-def at_least_one(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected an integer >= 1, got {text!r}') from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'must be >= 1, got {value}')
-    return value
+def integer_from(low: int, why: str = ''):
+    """argparse type: an integer >= ``low`` (``why`` explains the bound in the error)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'expected an integer >= {low}, got {text!r}') from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f'must be >= {low}{why}, got {value}')
+        return value
+    return parse
+
+
+at_least_one = integer_from(1)
+# a drop at the start of epoch 1 would be the initial rate
+at_least_two = integer_from(2, ' (for a lower rate from epoch 1 on, give --learning-rate)')
 
 
 # -- data -------------------------------------------------------------------------------------------
@@ -93,6 +100,21 @@ def folder_data(path, seed, image_size, channels):
 
 # -- train ----------------------------------------------------------------------------------------
 
+def check_outputs(args):
+    """Before any work: the options that only act with --data, the directories of --save and
+    --plot, and matplotlib for --plot (so that a long run does not fail at its end)."""
+    from .errors import HalconDLError
+    if args.data is None and (args.image_size is not None or args.channels is not None):
+        raise HalconDLError('--image-size and --channels apply with --data only (the embedded '
+                            'data sets have their own size)')
+    for option, path in (('--save', args.save), ('--plot', args.plot)):
+        if path is not None and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise HalconDLError(f"{option} {path}: the directory does not exist")
+    if args.plot is not None:
+        from .plot import _matplotlib
+        _matplotlib()
+
+
 def train(args, out=None, err=None) -> dict:
     """Train as the options say; returns the history.  Per-epoch reports go to ``out`` (default:
     standard output), the progress display to ``err`` (default: standard error)."""
@@ -103,12 +125,13 @@ def train(args, out=None, err=None) -> dict:
     for key, value in recipe.items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
+    check_outputs(args)
     if args.data is not None:
         if args.type != 'classification':
             raise HalconDLError('--data reads a folder with one sub-folder per class: '
                                 'classification only')
-        train_set, val_set, creation = folder_data(args.data, args.seed, args.image_size,
-                                                   args.channels)
+        train_set, val_set, creation = folder_data(args.data, args.seed, args.image_size or 64,
+                                                   args.channels or 3)
         source = f'{len(train_set) + len(val_set)} images from {args.data}'
     else:
         train_set, val_set, creation = embedded_data(args.type, args.seed, args.instance_type)
@@ -129,7 +152,7 @@ def train(args, out=None, err=None) -> dict:
             'a training step takes batch size x multiplier' + (' x processes' if ranks > 1 else '')
             + f' = {factors} = {ranks * step} samples, more than the {len(train_set)} of the '
             'training set: lower --batch-size or --multiplier')
-    drops = sorted(e for e in args.lr_drop_epochs if e >= 2)
+    drops = sorted(set(args.lr_drop_epochs))
     change = ([{'model_param': 'learning_rate', 'epochs': [e - 1 for e in drops],
                 'values': [args.learning_rate * 0.1 ** (k + 1) for k in range(len(drops))]}]
               if drops else [])
@@ -190,7 +213,16 @@ def evaluate(args, out=None) -> dict:
                                    create_dl_preprocess_param_from_model(model))
     else:
         instance = model.get_param('instance_type') if model.type == 'detection' else 'rectangle1'
-        samples = embedded_data(model.type, args.seed, instance)[1]
+        _, samples, creation = embedded_data(model.type, args.seed, instance)
+        mismatch = [k for k in ('class_ids', 'class_names', 'image_width', 'image_height',
+                                'image_num_channels') if model.get_param(k) != creation[k]]
+        if mismatch:
+            raise HalconDLError(
+                f"this model was not made for the embedded {model.type} data set ({', '.join(mismatch)} "
+                f"differ: the model has classes {model.get_param('class_names')}); pass --data DIR"
+                if model.type == 'classification' else
+                f"this model was not made for the embedded {model.type} data set "
+                f"({', '.join(mismatch)} differ)")
     measures = evaluate_dl_model(model, samples, args.measures or 'all')
     out.write(format_measures(measures, model.get_param('class_names')))
     return measures
@@ -232,8 +264,16 @@ def format_measures(measures, class_names) -> str:
             lines.append(f'{cname:<{cw}}' + ''.join(
                 f'  {v[i]:>{max(10, len(n))}.4f}' for n, v in per_class.items()))
     for name, matrix in matrices.items():
-        lines.append(f'\n{name}:')
-        lines.extend('  ' + ' '.join(f'{v:>10.4g}' for v in row) for row in np.atleast_2d(matrix))
+        matrix = np.atleast_2d(matrix)
+        integral = bool(np.all(matrix == np.round(matrix)))
+        cells = [[f'{v:.0f}' if integral else f'{v:.4f}' for v in row] for row in matrix]
+        labels = class_names if len(class_names) == len(matrix) else [str(i) for i in range(len(matrix))]
+        cw = max([len(c) for row in cells for c in row] + [len(n) for n in labels] + [4])
+        lw = max(len(n) for n in labels)
+        lines.append(f'\n{name} (rows: predicted class, columns: ground truth):')
+        lines.append(' ' * lw + ''.join(f'  {n:>{cw}}' for n in labels))
+        lines.extend(f'{label:<{lw}}' + ''.join(f'  {c:>{cw}}' for c in row)
+                     for label, row in zip(labels, cells))
     return '\n'.join(lines) + '\n'
 
 
@@ -265,6 +305,10 @@ def predict(args, out=None) -> list:
         else:
             boxes = boxes_in_original_image(model, result, raw.shape[:2])
             out.write(f'{path}: {len(boxes)} detections\n')
+            if 'bbox_phi' in result and boxes and not same_factors(model, raw.shape[:2]):
+                out.write(f"  (the image's aspect ratio differs from the model's "
+                          f"{model.get_param('image_width')}x{model.get_param('image_height')}: "
+                          'boxes in model coordinates)\n')
             for box in boxes:
                 out.write('  ' + ' '.join(f'{k} {v:.2f}' if isinstance(v, float) else f'{k} {v}'
                                           for k, v in box.items()) + '\n')
@@ -272,13 +316,22 @@ def predict(args, out=None) -> list:
     return reports
 
 
+def same_factors(model, original_size) -> bool:
+    """True when preprocessing scales both axes of an image of ``original_size`` alike."""
+    h, w = original_size
+    return model.get_param('image_height') * w == model.get_param('image_width') * h
+
+
 def boxes_in_original_image(model, result, original_size) -> list:
     """The result's boxes mapped back from the model's image size to the file's: rectangle1
     ``x = (x' + 0.5)/f − 0.5`` per axis (the inverse of preprocessing's ``(x + 0.5)·f − 0.5``);
-    rectangle2 the same for the centre, lengths divided by f (equal factors only, else the
-    model-size coordinates are kept and said so)."""
+    rectangle2 the same for the centre and lengths divided by f when both axes have the same
+    factor f; with different factors rectangle2 boxes stay in model coordinates (a rotated box
+    does not stay a rectangle under unequal scaling)."""
     h, w = original_size
     fr, fc = model.get_param('image_height') / h, model.get_param('image_width') / w
+    if 'bbox_phi' in result and not same_factors(model, original_size):
+        fr = fc = 1.0
     keys = ([k for k in ('bbox_row1', 'bbox_col1', 'bbox_row2', 'bbox_col2') if k in result]
             or ['bbox_row', 'bbox_col', 'bbox_phi', 'bbox_length1', 'bbox_length2'])
     boxes = []
@@ -290,7 +343,7 @@ def boxes_in_original_image(model, result, original_size) -> list:
                 value = (value + 0.5) / fr - 0.5
             elif key in ('bbox_col1', 'bbox_col2', 'bbox_col'):
                 value = (value + 0.5) / fc - 0.5
-            elif key in ('bbox_length1', 'bbox_length2') and fr == fc:
+            elif key in ('bbox_length1', 'bbox_length2'):
                 value = value / fr
             box[key[5:]] = value
         boxes.append(box)
@@ -310,10 +363,10 @@ def parser() -> argparse.ArgumentParser:
                    help='detection: axis-aligned or oriented boxes')
     t.add_argument('--data', metavar='DIR', help='classification: a folder with one sub-folder '
                    'of images per class (80/20 split) instead of the embedded data set')
-    t.add_argument('--image-size', type=at_least_one, default=64,
-                   help='with --data: images are resized to this square size')
-    t.add_argument('--channels', type=int, choices=[1, 3], default=3,
-                   help='with --data: grey (1) or colour (3) model input')
+    t.add_argument('--image-size', type=at_least_one,
+                   help='with --data: images are resized to this square size (default 64)')
+    t.add_argument('--channels', type=int, choices=[1, 3],
+                   help='with --data: grey (1) or colour (3) model input (default 3)')
     t.add_argument('--backbone', choices=['compact', 'resnet18'],
                    help='default: per type (resnet18 for segmentation, else compact)')
     t.add_argument('--epochs', type=at_least_one, help='default: per type (see README)')
@@ -323,7 +376,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument('--learning-rate', type=float)
     t.add_argument('--momentum', type=float)
     t.add_argument('--weight-prior', type=float)
-    t.add_argument('--lr-drop-epochs', type=int, nargs='*',
+    t.add_argument('--lr-drop-epochs', type=at_least_two, nargs='*',
                    help='epochs at whose start the learning rate is divided by 10')
     t.add_argument('--seed', type=int, default=0)
     t.add_argument('--runtime', choices=['cpu', 'gpu'], default='cpu')

@@ -94,6 +94,7 @@ def _mpi():
         raise HalconDLError(
             "data parallelism needs mpi4py and an MPI library: install the 'mpi' extra "
             "(pip install 'halcon-dl[mpi]') and launch with mpiexec -n P python script.py "
+            "(or mpiexec -n P python -m halcon_dl train --distributed) "
             f'({type(exc).__name__}: {exc})') from None
     return MPI
 

@@ -33,7 +33,8 @@ def _save(figure, canvas_class, path):
 
 def class_colours(count: int) -> np.ndarray:
     """``count`` distinct RGB colours (uint8, (count, 3)): hues spaced by the golden angle, so
-    neighbouring class indices get very different colours, at two alternating lightnesses."""
+    neighbouring class indices get very different colours, at two alternating lightnesses.
+    Colour k does not depend on ``count``: class ID k is drawn in colour k everywhere."""
     hues = (np.arange(count) * 0.381966) % 1.0
     rgb = [colorsys.hls_to_rgb(h, 0.45 if k % 2 else 0.6, 0.75) for k, h in enumerate(hues)]
     return np.round(np.asarray(rgb, dtype=np.float64).reshape(count, 3) * 255).astype(np.uint8)
@@ -57,12 +58,14 @@ def plot_training_history(history: dict, path) -> None:
     losses.set_yscale('log')
     losses.set_xlabel('epoch')
     losses.set_title('training losses (mean per epoch)')
-    losses.legend(fontsize='small')
     rate = losses.twinx()
     rate.plot(epochs, [r['learning_rate'] for r in records], color='grey', linestyle=':',
               label='learning rate')
     rate.set_yscale('log')
     rate.set_ylabel('learning rate')
+    lines, labels = losses.get_legend_handles_labels()
+    more, more_labels = rate.get_legend_handles_labels()
+    losses.legend(lines + more, labels + more_labels, fontsize='small')
     evaluated = [r for r in records if r.get('validation')]
     names = [k for k, v in (evaluated[0]['validation'].items() if evaluated else ())
              if isinstance(v, (int, float)) and not isinstance(v, bool)]
@@ -93,10 +96,12 @@ def _display_image(image) -> np.ndarray:
     return (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
 
 
-def draw_dl_results(sample: dict, result: dict, path, class_names=None) -> None:
+def draw_dl_results(sample: dict, result: dict, path, class_ids=None, class_names=None) -> None:
     """A PNG of ``sample['image']`` with ``result`` drawn over it: detection boxes (rectangle1
-    axis-aligned, rectangle2 rotated, labelled with class and confidence) or a segmentation's
-    class map blended at 50 %; for classification the top class as the title."""
+    axis-aligned, rectangle2 rotated, labelled with class and confidence), a segmentation's class
+    map blended at 50 % (class ID k in colour k of :func:`class_colours`, with a legend naming
+    the classes when ``class_ids`` and ``class_names`` are given), or the top class and its
+    confidence (classification), written in the image's top-left corner."""
     Figure, Canvas = _matplotlib()
     if not isinstance(sample, dict) or 'image' not in sample or not isinstance(result, dict):
         raise HalconDLError('draw_dl_results needs a sample dict with an image and its result dict')
@@ -105,14 +110,18 @@ def draw_dl_results(sample: dict, result: dict, path, class_names=None) -> None:
     figure = Figure(figsize=(6, 6 * h / w), dpi=100)
     axes = figure.add_axes([0, 0, 1, 1])
     axes.set_axis_off()
+    legend = []
     if 'segmentation_image' in result:
         labels = np.asarray(result['segmentation_image'])
-        ids = np.unique(labels)
-        colours = class_colours(max(len(ids), 1)) / 255.0
+        ids = [int(v) for v in np.unique(labels)]
+        colours = class_colours(max(ids) + 1) / 255.0
         overlay = np.zeros_like(image)
-        for k, value in enumerate(ids):
-            overlay[labels == value] = colours[k]
+        for value in ids:
+            overlay[labels == value] = colours[value]
         image = 0.5 * image + 0.5 * overlay
+        if class_ids is not None and class_names is not None:
+            names = dict(zip(class_ids, class_names))
+            legend = [(names.get(v, str(v)), colours[v]) for v in ids]
     axes.imshow(image, interpolation='nearest', extent=(-0.5, w - 0.5, h - 0.5, -0.5))
     if 'bbox_class_id' in result:
         ids = list(result['bbox_class_id'])
@@ -122,12 +131,19 @@ def draw_dl_results(sample: dict, result: dict, path, class_names=None) -> None:
             corners = _box_corners(result, j)
             colour = palette[cid]
             axes.add_patch(_polygon(corners, colour))
-            axes.text(corners[:, 1].min(), corners[:, 0].min() - 1,
+            top = corners[:, 0].min()                   # label above the box, or inside it at
+            inside = top < 0.08 * h                     # its top when that is off the image
+            axes.text(max(corners[:, 1].min(), -0.5), max(top, -0.5) if inside else top - 1,
                       f"{names[j]} {float(result['bbox_confidence'][j]):.2f}", color='white',
-                      fontsize=8, bbox=dict(facecolor=colour, alpha=0.7, pad=1, linewidth=0))
+                      fontsize=8, va='top' if inside else 'bottom',
+                      bbox=dict(facecolor=colour, alpha=0.7, pad=1, linewidth=0))
     if 'classification_class_names' in result:
-        axes.set_title(f"{result['classification_class_names'][0]} "
-                       f"{result['classification_confidences'][0]:.2f}")
+        legend = [(f"{result['classification_class_names'][0]} "
+                   f"{result['classification_confidences'][0]:.2f}", (0.2, 0.2, 0.2))]
+    for k, (text, colour) in enumerate(legend):        # top-left corner, one line per entry
+        axes.text(0.01, 0.99 - 0.06 * k, text, transform=axes.transAxes, color='white',
+                  fontsize=9, va='top', bbox=dict(facecolor=colour, alpha=0.8, pad=2,
+                                                  linewidth=0))
     axes.set_xlim(-0.5, w - 0.5)
     axes.set_ylim(h - 0.5, -0.5)
     _save(figure, Canvas, path)
@@ -151,15 +167,16 @@ def _box_corners(result, j) -> np.ndarray:
 
 
 def write_segmentation_png(labels, class_ids, path, size=None) -> None:
-    """A colour-coded PNG of a class map (Pillow, extra ``images``): class ``class_ids[k]`` in
-    colour k of :func:`class_colours`; ``size`` (H, W) resizes it by nearest neighbour."""
+    """A colour-coded PNG of a class map (Pillow, extra ``images``): class ID k in colour k of
+    :func:`class_colours` (as :func:`draw_dl_results` draws it); ``size`` (H, W) resizes it by
+    nearest neighbour."""
     from .datasets.folders import _pillow
     Image = _pillow()
     labels = np.asarray(labels)
-    colours = class_colours(len(class_ids))
+    colours = class_colours(max(class_ids) + 1)
     rgb = np.zeros(labels.shape + (3,), dtype=np.uint8)
-    for k, cid in enumerate(class_ids):
-        rgb[labels == cid] = colours[k]
+    for cid in class_ids:
+        rgb[labels == cid] = colours[cid]
     picture = Image.fromarray(rgb, 'RGB')
     if size is not None and tuple(size) != labels.shape:
         picture = picture.resize((int(size[1]), int(size[0])), Image.NEAREST)

@@ -246,7 +246,7 @@ class _Display:
     def step(self, epoch, epochs, done, total, loss, samples_per_step):
         self.loss = loss if self.loss is None else 0.9 * self.loss + 0.1 * loss
         rate = done * samples_per_step / max(time.perf_counter() - self.started, 1e-9)
-        self.status = f'loss {self.loss:.4f} {rate:.0f} samples/s'
+        self.status = f'running loss {self.loss:.4f} {rate:.0f} samples/s'
         self.label, self.done, self.total = f'epoch {epoch}/{epochs}', done, total
         self.progress.update(self.label, done, total, self.status)
 

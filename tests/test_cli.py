@@ -103,7 +103,7 @@ def test_progress_on_a_terminal_is_redrawn_in_place(monkeypatch):
         assert frames[-1].startswith(frames[-2].rstrip()) and 'validation top1_error' in frames[-1]
         for done, frame in enumerate(frames[:-1], 1):
             assert frame.startswith(f'epoch {epoch}/2 [{"#" * 6 * done}{"." * 6 * (4 - done)}] '
-                                    f'{done}/4 loss ')
+                                    f'{done}/4 running loss ')
 
 
 def test_progress_pads_a_shorter_line_over_the_longer_one_before():
@@ -300,3 +300,50 @@ def test_boxes_are_mapped_back_to_the_image_they_came_from():
     # rows: factor 32/64, x = (x' + 0.5)/f - 0.5; cols: factor 32/16
     assert (box['row1'], box['row2']) == (-0.5, 63.5)
     assert (box['col1'], box['col2']) == (3.5, 7.5)
+
+
+@pytest.mark.parametrize('options, message', [
+    (['--image-size', '32'], 'apply with --data only'),
+    (['--save', '/no/such/dir/m.npz'], '--save /no/such/dir/m.npz: the directory does not exist'),
+    (['--plot', '/no/such/dir/c.png'], '--plot /no/such/dir/c.png: the directory does not exist'),
+])
+def test_output_problems_are_found_before_any_work(monkeypatch, capsys, options, message):
+    import halcon_dl.datasets as datasets
+    monkeypatch.setattr(datasets, 'default_dataset', lambda seed=0: pytest.fail('data made'))
+    assert cli.main(['train', *options]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_plot_without_matplotlib_is_refused_before_training(monkeypatch, capsys, tmp_path):
+    import sys as system
+    import halcon_dl.datasets as datasets
+    monkeypatch.setattr(datasets, 'default_dataset', lambda seed=0: pytest.fail('data made'))
+    monkeypatch.setitem(system.modules, 'matplotlib', None)
+    monkeypatch.setitem(system.modules, 'matplotlib.figure', None)
+    assert cli.main(['train', '--plot', str(tmp_path / 'c.png')]) == 2
+    assert "'plot' extra" in capsys.readouterr().err
+
+
+def test_a_learning_rate_drop_before_epoch_2_is_an_argparse_error(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(['train', '--lr-drop-epochs', '1'])
+    assert exit_.value.code == 2 and 'must be >= 2' in capsys.readouterr().err
+
+
+def test_evaluating_a_model_of_other_classes_asks_for_data(tmp_path, capsys):
+    import halcon_dl as hdl
+    model = hdl.create_dl_model('classification', class_ids=[0, 1, 2], image_width=64,
+                                image_height=64, image_num_channels=3)
+    hdl.write_dl_model(model, str(tmp_path / 'm.npz'))
+    assert cli.main(['evaluate', str(tmp_path / 'm.npz')]) == 2
+    err = capsys.readouterr().err
+    assert 'not made for the embedded classification data set' in err and '--data DIR' in err
+
+
+def test_confusion_matrices_are_printed_with_counts_and_class_names():
+    table = cli.format_measures({'top1_error': 0.25, 'absolute_confusion_matrix':
+                                 [[3, 1], [0, 1234567]]}, ['cat', 'dog'])
+    lines = table.splitlines()
+    assert lines[0].startswith('top1_error') and '0.2500' in lines[0]
+    assert 'rows: predicted class, columns: ground truth' in table
+    assert lines[-1].split() == ['dog', '0', '1234567'] and lines[-3].split() == ['cat', 'dog']

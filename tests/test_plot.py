@@ -93,7 +93,32 @@ def test_segmentation_png_colours_each_class(tmp_path):
     path = tmp_path / 'seg.png'
     plot.write_segmentation_png(labels, [0, 3, 7], str(path), size=(4, 4))
     pixels = np.asarray(Image.open(path).convert('RGB'))
-    colours = plot.class_colours(3)
+    colours = plot.class_colours(8)                      # class ID k in colour k
     assert pixels.shape == (4, 4, 3)
-    assert (pixels[:2, :2] == colours[0]).all() and (pixels[:2, 2:] == colours[1]).all()
-    assert (pixels[2:, :2] == colours[2]).all() and (pixels[2:, 2:] == colours[1]).all()
+    assert (pixels[:2, :2] == colours[0]).all() and (pixels[:2, 2:] == colours[3]).all()
+    assert (pixels[2:, :2] == colours[7]).all() and (pixels[2:, 2:] == colours[3]).all()
+
+
+def test_colour_of_a_class_does_not_depend_on_how_many_there_are():
+    assert (plot.class_colours(3) == plot.class_colours(9)[:3]).all()
+
+
+def test_classification_result_and_segmentation_legend_are_drawn_inside_the_picture(tmp_path):
+    pytest.importorskip('matplotlib')
+    Image = pytest.importorskip('PIL.Image')
+    image = np.zeros((40, 40), np.float32)
+    blank = tmp_path / 'blank.png'
+    plot.draw_dl_results({'image': image}, {}, str(blank))
+    labelled = tmp_path / 'labelled.png'
+    plot.draw_dl_results({'image': image}, {'classification_class_names': ['star'],
+                                            'classification_confidences': [0.9]}, str(labelled))
+    a, b = (np.asarray(Image.open(p).convert('RGB'), dtype=int) for p in (blank, labelled))
+    assert a.shape == b.shape and a.sum() == 0 and b.sum() > 0      # the label is on the canvas
+    seg = tmp_path / 'seg.png'
+    labels = np.zeros((40, 40), np.int64)
+    plot.draw_dl_results({'image': image}, {'segmentation_image': labels}, str(seg),
+                         class_ids=[0, 1], class_names=['background', 'shape'])
+    c = np.asarray(Image.open(seg).convert('RGB'), dtype=int)
+    colour = plot.class_colours(1)[0] / 2                             # blended at 50 % over black
+    assert np.abs(c[-5, -5] - colour).max() <= 1                      # the class map
+    assert np.abs(c[4, 4] - colour).max() > 1                         # the legend in the corner

@@ -144,7 +144,7 @@ def test_progress_is_one_line_per_epoch_in_a_log():
     hdl.train_dl_model(model, samples, samples, epochs=3, stream=log)
     lines = log.getvalue().splitlines()
     assert '\r' not in log.getvalue() and len(lines) == 3
-    assert all(line.startswith(f'epoch {e}/3 2/2 loss ') and 'validation top1_error' in line
+    assert all(line.startswith(f'epoch {e}/3 2/2 running loss ') and 'validation top1_error' in line
                for e, line in enumerate(lines, 1))
 
 

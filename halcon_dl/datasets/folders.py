@@ -101,6 +101,10 @@ def split_dl_dataset(dataset, train_percent, validation_percent, seed=0) -> dict
     samples = _dataset_samples(dataset)
     train = _percent(train_percent, 'train_percent')
     validation = _percent(validation_percent, 'validation_percent')
+    if 0 < train < 1 and validation < 1:
+        raise HalconDLError(f'train_percent and validation_percent are percentages (0..100), '
+                            f'got {train_percent!r} and {validation_percent!r}: did you mean '
+                            f'{100 * train:g} and {100 * validation:g}?')
     if train + validation > 100:
         raise HalconDLError(f'train_percent + validation_percent must be at most 100, got '
                             f'{train} + {validation}')

@@ -43,6 +43,9 @@ def evaluate_dl_model(model, samples, measures=None) -> dict:
     the type's default set, a name, a list of names, or 'all'; unknown names raise
     HalconDLError before anything is computed.  Measure definitions: ``halcon_dl.evaluation``.
     """
+    from ..samples import sample_list
+    if isinstance(samples, (dict, str, bytes)) or samples is None:
+        sample_list(samples, 'evaluate_dl_model')          # the error for what is not a sequence
     evaluation = evaluation_for(model)
     evaluation.check_measures(measures)
     size = int(model.get_param('batch_size'))

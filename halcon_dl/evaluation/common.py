@@ -93,7 +93,9 @@ def select_measures(asked, valid, default, model_type: str, extra=None) -> list:
     for name in names:
         if name not in valid and not (extra and extra(name)):
             raise HalconDLError(f'unknown measure {name!r} for a {model_type} model; valid: '
-                                f"{list(valid)} or 'all'")
+                                f"{list(valid)}"
+                                + (", 'top{k}_error' for any k >= 1" if model_type ==
+                                   'classification' else '') + " or 'all'")
     return list(dict.fromkeys(names))
 
 

@@ -44,7 +44,11 @@ def num_threads() -> int:
     if _threads is None:
         env = os.environ.get('HALCON_DL_NUM_THREADS')
         if env:
-            _threads = max(1, int(env))
+            if not env.strip().isdigit() or int(env) < 1:
+                from ..errors import HalconDLError
+                raise HalconDLError(f'HALCON_DL_NUM_THREADS must be an integer >= 1 (the CPU '
+                                    f'threads of the kernels), got {env!r}')
+            _threads = int(env)
         else:
             try:
                 _threads = len(os.sched_getaffinity(0))

@@ -240,3 +240,12 @@ def test_folder_of_pngs_reads_splits_loads_exactly_trains_and_predicts(tmp_path,
     for r in results:
         assert sorted(r['classification_class_ids']) == [0, 1, 2]
         assert sorted(r['classification_class_names']) == sorted(names)
+
+
+def test_fractions_instead_of_percentages_are_refused():
+    dataset = {'samples': [{'image_label_id': i % 2, 'image_file_name': f'{i}.png'}
+                           for i in range(10)], 'class_ids': [0, 1], 'class_names': ['a', 'b'],
+               'image_dir': '.'}
+    with pytest.raises(HalconDLError, match='did you mean 70 and 15'):
+        hdl.split_dl_dataset(dataset, 0.7, 0.15)
+    assert {s['split'] for s in hdl.split_dl_dataset(dataset, 70, 15)['samples']} >= {'train'}

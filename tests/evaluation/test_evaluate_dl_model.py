@@ -133,3 +133,13 @@ def test_measures_checked_before_inference_and_bad_input():
     with pytest.raises(HalconDLError, match=r"sample 2 \(image_id 40\): key 'image_label_id'"):
         evaluate_dl_model(cls, bad)
     assert isinstance(ClassificationEvaluation.from_model(cls), ClassificationEvaluation)
+
+
+def test_one_dict_instead_of_a_list_is_named_like_the_operators():
+    model = hdl.create_dl_model('classification', class_ids=[0, 1], image_width=4,
+                                image_height=4, image_num_channels=3)
+    with pytest.raises(HalconDLError, match='evaluate_dl_model: expected a sequence of sample '
+                                            'dicts, got one dict'):
+        hdl.evaluate_dl_model(model, random_samples(model, 1)[0])
+    with pytest.raises(HalconDLError, match="'top\\{k\\}_error' for any k"):
+        hdl.evaluate_dl_model(model, random_samples(model, 2), ['top_error'])

@@ -62,3 +62,17 @@ def test_a_task_that_starts_after_the_caller_gave_up_does_not_run():
     section.abandon()
     section.run(lambda lo, hi: ran.append((lo, hi)), 0, 4)
     assert ran == [] and section.running == 0
+
+
+@pytest.mark.parametrize('value', ['abc', '0', '-1', '1.5', ''])
+def test_thread_count_from_the_environment_is_validated(monkeypatch, value):
+    import halcon_dl.kernels.parallel as parallel
+    from halcon_dl import HalconDLError
+    monkeypatch.setattr(parallel, '_threads', None)
+    monkeypatch.setenv('HALCON_DL_NUM_THREADS', value)
+    if value == '':                                    # unset: the usable cores
+        assert parallel.num_threads() >= 1
+    else:
+        with pytest.raises(HalconDLError, match='HALCON_DL_NUM_THREADS must be an integer >= 1'):
+            parallel.num_threads()
+    monkeypatch.setattr(parallel, '_threads', None)
