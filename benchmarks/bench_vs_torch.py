@@ -33,6 +33,9 @@ Peak memory (unless ``--no-peak``): each side runs two steps in a fresh child pr
 peak resident set (VmHWM) minus the resident set before the first step is reported, so both
 frameworks are measured the same way; halcon_dl's peak of traced NumPy memory is given too.
 
+``--ab CHANGE``: an A/B measurement of one change of halcon_dl (``VARIANTS``: A without it, B
+with it), rounds of [A, B, A (A/A), B (B/B)] on the same model and batches, medians and B/A.
+
 ``--profile``: where halcon_dl's step spends its time: every op's forward and backward (by op
 and shape), the thread-pool sections (calls per step and their total time), and the rest of the
 step (collate, engine, losses' checks, optimiser); PyTorch's own profile of the same step is
@@ -224,7 +227,8 @@ def torch_twins(kind, model, torch):
     steps = {}
     for layout, fmt in (('NCHW', torch.contiguous_format), ('channels_last', torch.channels_last)):
         twin = copy.deepcopy(net).to(memory_format=fmt)
-        optimizer = torch.optim.SGD(twin.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
+        optimizer = torch.optim.SGD(twin.parameters(), lr=model.get_param('learning_rate'),
+                                    momentum=model.get_param('momentum'))
 
         def step(inputs, twin=twin, optimizer=optimizer, fmt=fmt):
             x = images_of(inputs).contiguous(memory_format=fmt)
@@ -241,9 +245,9 @@ def cached_collate(model, batches):
     """Make ``model`` collate each of ``batches`` once and reuse the arrays (the DET comparison:
     targets precomputed on both sides).  Returns the collated batches."""
     task = model.task
-    collated = {id(b): type(task).collate(task, model, b) for b in batches}
-    task.collate = lambda m, samples, labels=True: collated[id(samples)]
-    return [collated[id(b)] for b in batches]
+    collated = {id(b[0]): type(task).collate(task, model, b) for b in batches}
+    task.collate = lambda m, samples, labels=True: collated[id(samples[0])]
+    return [collated[id(b[0])] for b in batches]
 
 
 # -- timing ------------------------------------------------------------------------------------
@@ -304,6 +308,86 @@ def compare(kind, args, torch):
         torch_profile(twins['NCHW'], inputs, torch)
 
 
+# -- A/B of one change -------------------------------------------------------------------------
+def _patch(targets, enabled):
+    """Point each ``(module, name)`` at its original (enabled) or its replacement (disabled)."""
+    import importlib
+    for (module, name), replacement in targets.items():
+        m = importlib.import_module(module)
+        original = _ORIGINAL.setdefault((module, name), getattr(m, name))
+        setattr(m, name, original if enabled else replacement)
+
+
+def _previous(module, name, rev='main'):
+    """``name`` as defined in ``module``'s file at git revision ``rev`` (loaded lazily, as a
+    sibling module of the current one, so its relative imports resolve to the current code)."""
+    def load(*args, **kwargs):
+        import importlib.util
+        key = (module, name, rev)
+        if key not in _LOADED:
+            path = module.replace('.', '/') + '.py'
+            source = subprocess.run(['git', 'show', f'{rev}:{path}'], capture_output=True,
+                                    text=True, check=True, cwd=os.path.dirname(__file__)).stdout
+            package, _, leaf = module.rpartition('.')
+            spec = importlib.util.spec_from_loader(f'{package}._{rev}_{leaf}', loader=None)
+            old = importlib.util.module_from_spec(spec)
+            old.__package__ = package
+            exec(compile(source, f'{rev}:{path}', 'exec'), old.__dict__)
+            _LOADED[key] = getattr(old, name)
+        return _LOADED[key](*args, **kwargs)
+    return load
+
+
+_LOADED = {}
+
+
+_ORIGINAL = {}
+VARIANTS = {     # change -> (what B has that A has not, {(module, name): A's version})
+    'fuse-upsample': ('the fused nearest upsampling + convolution of the SEG decoder',
+                      {('halcon_dl.ops.upsample_conv', 'fusable'): lambda *args: False}),
+    'keep-columns': ('columns kept for backward only up to the keep-columns budget (main: up to '
+                     'the im2col budget)',
+                     {('halcon_dl.ops.conv', 'keep_columns_budget'): lambda: 128 << 20}),
+}
+
+
+def ab(kind, change, steps):
+    model, batches = workload(kind)
+    what, targets = VARIANTS[change]
+
+    def switch(enabled):
+        _patch(targets, enabled)
+
+    def run(enabled):
+        def step(i):
+            switch(enabled)
+            try:
+                t0 = time.perf_counter()
+                hdl.train_dl_model_batch(model, batches[i % 3])
+                return time.perf_counter() - t0
+            finally:
+                switch(True)
+        return step
+    runs = {'A': run(False), 'B': run(True), 'A (A/A)': run(False), 'B (B/B)': run(True)}
+    for r in runs.values():
+        r(0)
+    times = {k: [] for k in runs}
+    for i in range(steps):
+        for k, r in runs.items():
+            times[k].append(r(i))
+    med = {k: float(np.median(t)) * 1e3 for k, t in times.items()}
+    print(f'{kind.upper()} A/B of {change!r} (B: {what}), {steps} rounds:')
+    for k, t in times.items():
+        print(f'  {k:8s} median {med[k]:7.1f} ms (best {min(t) * 1e3:.1f})')
+    print(f'  A/A {med["A"] / med["A (A/A)"]:.3f}, B/B {med["B"] / med["B (B/B)"]:.3f}; '
+          f'B/A {(med["B"] + med["B (B/B)"]) / (med["A"] + med["A (A/A)"]):.3f}')
+    for enabled, label in ((False, 'A'), (True, 'B')):
+        switch(enabled)
+        peak = peak_memory(lambda: hdl.train_dl_model_batch(model, batches[0]))
+        print(f'  {label}: peak traced memory {peak / 2 ** 20:.0f} MiB')
+    switch(True)
+
+
 def child_peak(kind, who, threads):
     """Peak memory of two steps of ``who`` in a fresh process (see the module docstring)."""
     out = subprocess.run([sys.executable, os.path.abspath(__file__), '--peak-child', kind, who,
@@ -325,10 +409,10 @@ def peak_child(kind, who, torch):
     if kind == 'det':
         inputs = cached_collate(model, batches)
     if who == 'halcon_dl':
-        traced = peak_memory(lambda: hdl.train_dl_model_batch(copy.deepcopy(model), batches[0]))
         before = _resident('VmRSS')
         for b in batches[:2]:
             hdl.train_dl_model_batch(model, b)
+        traced = peak_memory(lambda: hdl.train_dl_model_batch(model, batches[2]))
         extra = f' (traced NumPy peak {traced / 2 ** 20:.0f} MiB)'
     else:
         step = torch_twins(kind, model, torch)[who]
@@ -370,11 +454,14 @@ def profile(model, batches, steps):
             setattr(cls, method, timed)
     original_for = parallel.parallel_for
 
-    def counted_for(*a, **kw):
+    def counted_for(fn, n, xp, work=0, *a, **kw):
+        nested = getattr(parallel._local, 'inside', False)
         t0 = time.perf_counter()
-        original_for(*a, **kw)
-        sections['calls'] += 1
-        sections['seconds'] += time.perf_counter() - t0
+        original_for(fn, n, xp, work, *a, **kw)
+        if not nested and min(n, parallel.num_threads()) > 1 and \
+                work >= parallel.MIN_ELEMENTS_PER_THREAD * parallel.num_threads():
+            sections['calls'] += 1                     # ran on the pool
+            sections['seconds'] += time.perf_counter() - t0
     patched = [m for m in list(sys.modules.values())
                if getattr(m, 'parallel_for', None) is original_for]
     for m in patched:
@@ -399,7 +486,7 @@ def profile(model, batches, steps):
     print(f'    {(total - in_ops) / steps * 1e3:7.2f} ms  outside ops (collate, engine, loss '
           f'checks, optimiser, Python)')
     print(f'    thread-pool sections: {sections["calls"] / steps:.0f} per step, '
-          f'{sections["seconds"] / steps * 1e3:.1f} ms per step inside them')
+          f'{sections["seconds"] / steps * 1e3:.1f} ms per step spent in them')
 
 
 def torch_profile(step, inputs, torch):
@@ -420,6 +507,7 @@ def main(argv=None):
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--profile', action='store_true')
     parser.add_argument('--no-peak', action='store_true')
+    parser.add_argument('--ab', choices=sorted(VARIANTS))
     parser.add_argument('--peak-child', nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     import torch
@@ -428,7 +516,10 @@ def main(argv=None):
     if args.peak_child:
         return peak_child(*args.peak_child, torch)
     for kind in (['cls', 'seg', 'det'] if args.type == 'all' else [args.type]):
-        compare(kind, args, torch)
+        if args.ab:
+            ab(kind, args.ab, args.steps)
+        else:
+            compare(kind, args, torch)
 
 
 if __name__ == '__main__':

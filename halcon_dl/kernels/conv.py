@@ -206,6 +206,30 @@ def set_im2col_budget(nbytes: int) -> int:
     return previous
 
 
+# -- memory kept from forward to backward ---------------------------------------------------------
+_keep_columns_bytes = 32 << 20
+
+
+def keep_columns_budget() -> int:
+    """Most bytes of im2col columns a convolution keeps from forward for its weight gradient.
+
+    Keeping them saves rebuilding them in backward (one im2col of the input) and holds them
+    until backward: C_in·k²·H_out·W_out·N values per convolution, ~9× its input for a 3×3
+    kernel.  A convolution whose columns take more keeps its (9× smaller) input instead and
+    rebuilds them chunk by chunk, each chunk's columns used while they are in cache.
+    """
+    return _keep_columns_bytes
+
+
+def set_keep_columns_budget(nbytes: int) -> int:
+    """Set the keep-columns budget (bytes, 0 = never keep); returns the previous value."""
+    global _keep_columns_bytes
+    if int(nbytes) < 0:
+        raise HalconDLError(f'keep-columns budget must be >= 0, got {nbytes}')
+    previous, _keep_columns_bytes = _keep_columns_bytes, int(nbytes)
+    return previous
+
+
 def batch_chunks(n: int, bytes_per_sample: int, parallel: int = 1) -> list:
     """Split range(n) into (start, stop) chunks: a multiple of ``parallel`` of them (as far as
     there are samples), so the threads get equal shares, each small enough that ``parallel``

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..autograd import Function
 from ..backend import array_module
 from ..errors import HalconDLError
-from ..kernels.conv import Window, batch_chunks, col2im, im2col, im2col_budget
+from ..kernels.conv import Window, batch_chunks, col2im, im2col, keep_columns_budget
 from ..kernels.layout import channel_major, from_channel_major
 from ..kernels.parallel import num_threads, parallel_for
 
@@ -21,7 +21,8 @@ class Conv2d(Function):
     The batch is cut into chunks: at least one per CPU thread (each thread runs its chunks'
     im2col, products and col2im while its columns are in that core's cache) and small enough
     that the threads' columns together fit the im2col budget.  The columns are kept for
-    backward when all of them fit the budget, else rebuilt there; backward writes Wᵀ dY into
+    backward when all of them fit the keep-columns budget (``kernels.conv``), else rebuilt there
+    from x; backward writes Wᵀ dY into
     the columns' memory once dW has read it.  dW adds the chunks' parts in chunk order:
     deterministic for a given thread count.
 
@@ -48,7 +49,7 @@ class Conv2d(Function):
             self.w_t = xp.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]).reshape(ci, -1)
             self.win_t = Window.make((kh, kw), 1, (win.dh * (kh - 1) - win.ph,
                                                    win.dw * (kw - 1) - win.pw), (win.dh, win.dw))
-        keep = self.needs_input_grad[1] and n * sample_bytes <= im2col_budget()
+        keep = self.needs_input_grad[1] and n * sample_bytes <= keep_columns_budget()
         self.x = x if self.needs_input_grad[1] else None      # to rebuild columns when needed
         self.cols = [None] * len(self.chunks)
         y = xp.empty((co, n * self.hw), dtype=x.dtype)
