@@ -310,44 +310,59 @@ def compare(kind, args, torch):
 
 # -- A/B of one change -------------------------------------------------------------------------
 def _patch(targets, enabled):
-    """Point each ``(module, name)`` at its original (enabled) or its replacement (disabled)."""
+    """Point each ``(module, name)`` at its original (enabled) or at what its factory in
+    ``targets`` makes (disabled; made once)."""
     import importlib
-    for (module, name), replacement in targets.items():
+    for (module, name), factory in targets.items():
         m = importlib.import_module(module)
         original = _ORIGINAL.setdefault((module, name), getattr(m, name))
-        setattr(m, name, original if enabled else replacement)
+        if not enabled and (module, name, 'A') not in _ORIGINAL:
+            _ORIGINAL[(module, name, 'A')] = factory()
+        setattr(m, name, original if enabled else _ORIGINAL[(module, name, 'A')])
 
 
-def _previous(module, name, rev='main'):
-    """``name`` as defined in ``module``'s file at git revision ``rev`` (loaded lazily, as a
-    sibling module of the current one, so its relative imports resolve to the current code)."""
-    def load(*args, **kwargs):
-        import importlib.util
-        key = (module, name, rev)
-        if key not in _LOADED:
-            path = module.replace('.', '/') + '.py'
-            source = subprocess.run(['git', 'show', f'{rev}:{path}'], capture_output=True,
-                                    text=True, check=True, cwd=os.path.dirname(__file__)).stdout
-            package, _, leaf = module.rpartition('.')
-            spec = importlib.util.spec_from_loader(f'{package}._{rev}_{leaf}', loader=None)
-            old = importlib.util.module_from_spec(spec)
-            old.__package__ = package
-            exec(compile(source, f'{rev}:{path}', 'exec'), old.__dict__)
-            _LOADED[key] = getattr(old, name)
-        return _LOADED[key](*args, **kwargs)
-    return load
+def _old_module(module, rev='main', with_modules=()):
+    """``module`` as its file is at git revision ``rev``, loaded under another name; its
+    relative imports resolve to the current code except for ``with_modules``, taken from
+    ``rev`` too."""
+    import importlib.util
+    key = (module, rev)
+    if key in _ORIGINAL:
+        return _ORIGINAL[key]
+    path = module.replace('.', '/') + '.py'
+    source = subprocess.run(['git', 'show', f'{rev}:{path}'], capture_output=True, text=True,
+                            check=True, cwd=os.path.dirname(os.path.abspath(__file__))).stdout
+    package, _, leaf = module.rpartition('.')
+    for dep in with_modules:                      # e.g. 'halcon_dl.kernels.conv' from ops/
+        old = _old_module(dep, rev)
+        sys.modules[old.__name__] = old
+        source = source.replace(f'from ..{dep.split(".", 1)[1]} import',
+                                f'from {old.__name__} import')
+    spec = importlib.util.spec_from_loader(f'{package}._{rev}_{leaf}', loader=None)
+    old = _ORIGINAL[key] = importlib.util.module_from_spec(spec)
+    old.__package__ = package
+    exec(compile(source, f'{rev}:{path}', 'exec'), old.__dict__)
+    return old
 
 
-_LOADED = {}
+def _main_conv2d():
+    """main's Conv2d on main's im2col/col2im (columns kept up to this branch's keep budget)."""
+    from halcon_dl.kernels.conv import keep_columns_budget
+    old = _old_module('halcon_dl.ops.conv', 'main', ['halcon_dl.kernels.conv'])
+    old.im2col_budget = keep_columns_budget
+    return old.Conv2d
 
 
 _ORIGINAL = {}
-VARIANTS = {     # change -> (what B has that A has not, {(module, name): A's version})
+VARIANTS = {     # change -> (what B has that A has not, {(module, name): factory of A's version})
     'fuse-upsample': ('the fused nearest upsampling + convolution of the SEG decoder',
-                      {('halcon_dl.ops.upsample_conv', 'fusable'): lambda *args: False}),
+                      {('halcon_dl.ops.upsample_conv', 'fusable'): lambda: lambda *args: False}),
     'keep-columns': ('columns kept for backward only up to the keep-columns budget (main: up to '
                      'the im2col budget)',
-                     {('halcon_dl.ops.conv', 'keep_columns_budget'): lambda: 128 << 20}),
+                     {('halcon_dl.ops.conv', 'keep_columns_budget'): lambda: lambda: 128 << 20}),
+    'col2im-grid': ('col2im as shifted additions on the phase grid (main: per-row additions)',
+                    {('halcon_dl.ops.conv', 'Conv2d'): _main_conv2d,
+                     ('halcon_dl.ops.upsample_conv', 'Conv2d'): _main_conv2d}),
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..autograd import Function
 from ..backend import array_module
 from ..errors import HalconDLError
-from ..kernels.conv import Window, batch_chunks, col2im, im2col, keep_columns_budget
+from ..kernels.conv import Window, batch_chunks, col2im, im2col, keep_columns_budget, on_grid
 from ..kernels.layout import channel_major, from_channel_major
 from ..kernels.parallel import num_threads, parallel_for
 
@@ -16,15 +16,13 @@ class Conv2d(Function):
     (Co, Ci·kh·kw):
 
         forward   Y  = W @ cols (+ b)            (Co, N·Ho·Wo): channel-major output, no transpose
-        backward  dW = Σ_chunks (cols @ dYᵀ)ᵀ,   db = dY @ 1,   dX = col2im(Wᵀ @ dY)
+        backward  dW = Σ_chunks (cols @ dYᵀ)ᵀ,   db = dY @ 1,   dX = col2im(Wᵀ @ on_grid(dY))
 
     The batch is cut into chunks: at least one per CPU thread (each thread runs its chunks'
     im2col, products and col2im while its columns are in that core's cache) and small enough
     that the threads' columns together fit the im2col budget.  The columns are kept for
     backward when all of them fit the keep-columns budget (``kernels.conv``), else rebuilt there
-    from x; backward writes Wᵀ dY into
-    the columns' memory once dW has read it.  dW adds the chunks' parts in chunk order:
-    deterministic for a given thread count.
+    from x.  dW adds the chunks' parts in chunk order: deterministic for a given thread count.
 
     Stride 1 with Co <= Ci and padding p <= d(k-1): dX is the transposed convolution
     dX = conv(dY, W') with W'[c,o,i,j] = W[o,c,k-1-i,k-1-j], padding d(k-1) - p — its im2col has
@@ -59,8 +57,8 @@ class Conv2d(Function):
                 n0, n1 = self.chunks[k]
                 cols = im2col(x[n0:n1], win)
                 _matmul_into(self.w2, cols, y[:, n0 * self.hw:n1 * self.hw])
-                if keep:      # backward may reuse the memory unless it is x's (1x1 convolution)
-                    self.cols[k] = (cols, not xp.may_share_memory(cols, x))
+                if keep:
+                    self.cols[k] = cols
         parallel_for(run, len(self.chunks), xp, work=n * sample_bytes, uses_blas=True)
         if b is not None:
             y += b[:, None]
@@ -80,21 +78,17 @@ class Conv2d(Function):
             for k in range(first, last):
                 n0, n1 = self.chunks[k]
                 gc = g2[:, n0 * self.hw:n1 * self.hw]
-                cols, owned = self.cols[k] or (None, False)
+                cols, self.cols[k] = self.cols[k], None
                 if need_w:
                     if cols is None:
                         cols = im2col(self.x[n0:n1], self.win)
-                        owned = not xp.may_share_memory(cols, self.x)
                     dw_parts[k] = cols @ gc.T
                 if need_x and self.w_t is not None:      # transposed convolution
                     g4 = from_channel_major(gc.reshape(co, n1 - n0, *g.shape[2:]))
                     _matmul_into(self.w_t, im2col(g4, self.win_t),
                                  dx.reshape(ci, -1)[:, n0 * h * wd:n1 * h * wd])
-                elif need_x:
-                    if owned:                 # dW has read the columns: reuse their memory
-                        dcols, self.cols[k] = xp.matmul(self.w2.T, gc, out=cols), None
-                    else:
-                        dcols = self.w2.T @ gc
+                elif need_x:                  # Wᵀ dY on the phase grid (kernels.conv.col2im)
+                    dcols = self.w2.T @ on_grid(gc, self.win, *g.shape[2:])
                     col2im(dcols, (n1 - n0, ci, h, wd), self.win, out=dx[:, n0:n1])
         parallel_for(run, len(self.chunks), xp, work=g2.size, uses_blas=True)
         dw = None
