@@ -241,6 +241,25 @@ def torch_twins(kind, model, torch):
     return steps
 
 
+def machine_load():
+    """(CPU seconds used by the whole machine, by this process, stolen by the hypervisor) so
+    far: their differences over a timing loop show what else ran meanwhile."""
+    with open('/proc/stat') as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    tick = os.sysconf('SC_CLK_TCK')
+    busy = sum(fields[:3]) + sum(fields[5:7])                 # user nice system irq softirq
+    mine = os.times()
+    return busy / tick, mine.user + mine.system, fields[7] / tick
+
+
+def load_note(before, seconds):
+    """'other processes: x % of a core, steal: y %' over ``seconds`` since ``before``."""
+    after = machine_load()
+    others = (after[0] - before[0]) - (after[1] - before[1])
+    return (f'other processes used {max(0.0, others) / seconds:.0%} of a core, hypervisor '
+            f'steal {(after[2] - before[2]) / seconds:.0%}')
+
+
 def cached_collate(model, batches):
     """Make ``model`` collate each of ``batches`` once and reuse the arrays (the DET comparison:
     targets precomputed on both sides).  Returns the collated batches."""
@@ -277,6 +296,7 @@ def compare(kind, args, torch):
     for run in runs.values():                                   # warm-up round
         run(0)
     times = {k: [] for k in runs}
+    load, start = machine_load(), time.perf_counter()
     for i in range(args.steps):
         for name, run in runs.items():
             t0 = time.perf_counter()
@@ -284,7 +304,8 @@ def compare(kind, args, torch):
             times[name].append(time.perf_counter() - t0)
     median = {k: float(np.median(t)) for k, t in times.items()}
     print(f'{kind.upper()} train step, {args.steps} interleaved rounds, threads: halcon_dl '
-          f'{args.threads}, PyTorch {torch.get_num_threads()}')
+          f'{args.threads}, PyTorch {torch.get_num_threads()}; meanwhile '
+          f'{load_note(load, time.perf_counter() - start)}')
     for name, t in times.items():
         q1, q3 = np.percentile(t, [25, 75])
         print(f'  {name:24s} median {median[name] * 1e3:7.1f} ms  (best {min(t) * 1e3:7.1f}, '
@@ -363,6 +384,11 @@ VARIANTS = {     # change -> (what B has that A has not, {(module, name): factor
     'col2im-grid': ('col2im as shifted additions on the phase grid (main: per-row additions)',
                     {('halcon_dl.ops.conv', 'Conv2d'): _main_conv2d,
                      ('halcon_dl.ops.upsample_conv', 'Conv2d'): _main_conv2d}),
+    'pool-inline': ('the caller runs the first range of a parallel section itself (main: all '
+                    'ranges on the pool)',
+                    {(m, 'parallel_for'): lambda: _old_module('halcon_dl.kernels.parallel').parallel_for
+                     for m in ('halcon_dl.kernels.conv', 'halcon_dl.ops.conv',
+                               'halcon_dl.ops.normalization', 'halcon_dl.ops.upsample_conv')}),
 }
 
 
@@ -387,11 +413,13 @@ def ab(kind, change, steps):
     for r in runs.values():
         r(0)
     times = {k: [] for k in runs}
+    load, start = machine_load(), time.perf_counter()
     for i in range(steps):
         for k, r in runs.items():
             times[k].append(r(i))
     med = {k: float(np.median(t)) * 1e3 for k, t in times.items()}
-    print(f'{kind.upper()} A/B of {change!r} (B: {what}), {steps} rounds:')
+    print(f'{kind.upper()} A/B of {change!r} (B: {what}), {steps} rounds; meanwhile '
+          f'{load_note(load, time.perf_counter() - start)}:')
     for k, t in times.items():
         print(f'  {k:8s} median {med[k]:7.1f} ms (best {min(t) * 1e3:.1f})')
     print(f'  A/A {med["A"] / med["A (A/A)"]:.3f}, B/B {med["B"] / med["B (B/B)"]:.3f}; '
