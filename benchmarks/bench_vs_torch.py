@@ -384,6 +384,8 @@ VARIANTS = {     # change -> (what B has that A has not, {(module, name): factor
     'col2im-grid': ('col2im as shifted additions on the phase grid (main: per-row additions)',
                     {('halcon_dl.ops.conv', 'Conv2d'): _main_conv2d,
                      ('halcon_dl.ops.upsample_conv', 'Conv2d'): _main_conv2d}),
+    'shifted-conv': ('stride-1 convolutions by shifted-window products (main: im2col + GEMM)',
+                     {('halcon_dl.ops.conv_shifted', 'applies'): lambda: lambda *args: False}),
     'pool-inline': ('the caller runs the first range of a parallel section itself (main: all '
                     'ranges on the pool)',
                     {(m, 'parallel_for'): lambda: _old_module('halcon_dl.kernels.parallel').parallel_for

@@ -264,11 +264,13 @@ def set_keep_columns_budget(nbytes: int) -> int:
     return previous
 
 
-def batch_chunks(n: int, bytes_per_sample: int, parallel: int = 1) -> list:
+def batch_chunks(n: int, bytes_per_sample: int, parallel: int = 1, budget: int = 0) -> list:
     """Split range(n) into (start, stop) chunks: a multiple of ``parallel`` of them (as far as
     there are samples), so the threads get equal shares, each small enough that ``parallel``
-    chunks' im2col buffers together fit the im2col budget (at least one sample per chunk)."""
-    per_chunk = max(1, _im2col_budget_bytes // max(1, parallel * bytes_per_sample))
+    chunks' buffers together fit ``budget`` bytes (default: the im2col budget; at least one
+    sample per chunk)."""
+    budget = budget or _im2col_budget_bytes
+    per_chunk = max(1, budget // max(1, parallel * bytes_per_sample))
     count = min(n, parallel * _ceil_div(_ceil_div(n, per_chunk), parallel))
     bounds = [n * k // count for k in range(count + 1)]
     return list(zip(bounds[:-1], bounds[1:]))

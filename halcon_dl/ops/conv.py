@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..autograd import Function
 from ..backend import array_module
 from ..errors import HalconDLError
+from ..kernels.blas import matmul_into
 from ..kernels.conv import Window, batch_chunks, col2im, im2col, keep_columns_budget, on_grid
 from ..kernels.layout import channel_major, from_channel_major
 from ..kernels.parallel import num_threads, parallel_for
@@ -56,7 +57,7 @@ class Conv2d(Function):
             for k in range(first, last):
                 n0, n1 = self.chunks[k]
                 cols = im2col(x[n0:n1], win)
-                _matmul_into(self.w2, cols, y[:, n0 * self.hw:n1 * self.hw])
+                matmul_into(self.w2, cols, y[:, n0 * self.hw:n1 * self.hw])
                 if keep:
                     self.cols[k] = cols
         parallel_for(run, len(self.chunks), xp, work=n * sample_bytes, uses_blas=True)
@@ -85,7 +86,7 @@ class Conv2d(Function):
                     dw_parts[k] = cols @ gc.T
                 if need_x and self.w_t is not None:      # transposed convolution
                     g4 = from_channel_major(gc.reshape(co, n1 - n0, *g.shape[2:]))
-                    _matmul_into(self.w_t, im2col(g4, self.win_t),
+                    matmul_into(self.w_t, im2col(g4, self.win_t),
                                  dx.reshape(ci, -1)[:, n0 * h * wd:n1 * h * wd])
                 elif need_x:                  # Wᵀ dY on the phase grid (kernels.conv.col2im)
                     dcols = self.w2.T @ on_grid(gc, self.win, *g.shape[2:])
@@ -101,17 +102,16 @@ class Conv2d(Function):
         return (from_channel_major(dx) if need_x else None, dw, db)[:len(self.needs_input_grad)]
 
 
-def _matmul_into(a, b, out):
-    """out[...] = a @ b; NumPy writes the product straight into ``out`` (a column block of a
-    larger matrix, which BLAS takes as is), CuPy through a temporary."""
-    if array_module(out).__name__ == 'numpy':
-        array_module(out).matmul(a, b, out=out)
-    else:
-        out[...] = a @ b
+def conv_function(x, w, stride):
+    """The Function that computes this convolution: ``ShiftedConv2d`` for stride 1 where it
+    applies (``ops.conv_shifted.applies``), else ``Conv2d``."""
+    from .conv_shifted import ShiftedConv2d, applies
+    return ShiftedConv2d if applies(x, w, stride) else Conv2d
 
 
 def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
     """2-D convolution of NCHW ``x`` with (Co, Ci, kh, kw) weights ``w`` and optional bias ``b``."""
+    fn = conv_function(getattr(x, 'data', x), getattr(w, 'data', w), stride)
     if b is None:
-        return Conv2d.apply(x, w, stride=stride, padding=padding, dilation=dilation)
-    return Conv2d.apply(x, w, b, stride=stride, padding=padding, dilation=dilation)
+        return fn.apply(x, w, stride=stride, padding=padding, dilation=dilation)
+    return fn.apply(x, w, b, stride=stride, padding=padding, dilation=dilation)

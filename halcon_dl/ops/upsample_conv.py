@@ -16,7 +16,7 @@ from ..autograd import Function
 from ..backend import array_module
 from ..kernels.layout import channel_major, from_channel_major
 from ..kernels.parallel import parallel_for
-from .conv import Conv2d, conv2d
+from .conv import conv2d, conv_function
 from .pool import upsample_nearest2d
 
 
@@ -52,8 +52,8 @@ class UpsampleConv2d(Function):
         y[n, o, s·r + a, s·q + b] = Z[n, (a,b,o), r + off_a, q + off_b] + b[o]
 
     backward: dZ = y's gradient gathered back into Z's positions (0 at the positions no output
-    reads), (dx, dW') = Conv2d's backward of dZ,  dw[o,c,i,j] = Σ A[(a,τ),i] · dW'[(a,b,o),c,τ,υ]
-    · A[(b,υ),j],  db = Σ_{n,y,q} g.  Keeps what Conv2d keeps (x or its columns), and A.
+    reads), (dx, dW') = the convolution's backward of dZ,  dw[o,c,i,j] = Σ A[(a,τ),i] · dW'[(a,b,o),c,τ,υ]
+    · A[(b,υ),j],  db = Σ_{n,y,q} g.  Keeps what the convolution keeps, and A.
 
     Replaces ``conv2d(upsample_nearest2d(x, s), w, b, padding=p)``: same values up to the
     order of float additions (the taps of W' are sums of taps of w).
@@ -68,9 +68,9 @@ class UpsampleConv2d(Function):
         # v[o,c,p,q] = Σ_{i,j} A[p,i]·w[o,c,i,j]·A[q,j]: two small GEMMs (einsum loops)
         v = xp.tensordot(xp.tensordot(w, self.a, axes=(2, 1)), self.a, axes=(2, 1))
         w_phases = v.reshape(co, ci, s, taps, s, taps).transpose(2, 4, 0, 1, 3, 5)
-        self.conv = Conv2d()
-        self.conv.needs_input_grad = tuple(self.needs_input_grad[:2])
         w_phases = xp.ascontiguousarray(w_phases).reshape(s * s * co, ci, taps, taps)
+        self.conv = conv_function(x, w_phases, 1)()
+        self.conv.needs_input_grad = tuple(self.needs_input_grad[:2])
         z = self.conv.forward(x, w_phases, padding=pad)
         zc = channel_major(z).reshape(s, s, co, n, *z.shape[2:])
         y = xp.empty((co, n, s * h, s * wd), dtype=x.dtype)
