@@ -386,6 +386,9 @@ VARIANTS = {     # change -> (what B has that A has not, {(module, name): factor
                      ('halcon_dl.ops.upsample_conv', 'Conv2d'): _main_conv2d}),
     'shifted-conv': ('stride-1 convolutions by shifted-window products (main: im2col + GEMM)',
                      {('halcon_dl.ops.conv_shifted', 'applies'): lambda: lambda *args: False}),
+    'im2col-16M': ('an im2col budget of 16 MiB: chunks of <= 8 MiB of columns per thread (main: '
+                   '128 MiB)',
+                   {('halcon_dl.kernels.conv', '_im2col_budget_bytes'): lambda: 128 << 20}),
     'pool-inline': ('the caller runs the first range of a parallel section itself (main: all '
                     'ranges on the pool)',
                     {(m, 'parallel_for'): lambda: _old_module('halcon_dl.kernels.parallel').parallel_for
