@@ -260,21 +260,31 @@ def segmentation_main(args):
 
 def traced_conv_flops(model, samples):
     """2·MACs of the forward, weight gradient and input gradient (none where the input needs
-    no gradient: the first convolution) of every convolution one training step (on a copy of
-    ``model``) runs, from the shapes it sees."""
-    from halcon_dl.ops import conv as conv_op
-    total = []
-    original = conv_op.Conv2d.forward
+    no gradient: the first convolution) of every convolution of the network, from the shapes
+    one training step (on a copy of ``model``) sees: the network as written, i.e. a decoder's
+    upsampling and convolution counted unfused (``ops.upsample_conv`` computes the same with
+    fewer)."""
+    from halcon_dl.ops import conv as conv_op, conv_shifted, upsample_conv
+    total, originals = [], {}
 
-    def spy(self, x, w, *rest, **kw):
-        y = original(self, x, w, *rest, **kw)
-        total.append(2 * y.size * (w.size // w.shape[0]) * (3 if self.needs_input_grad[0] else 2))
-        return y
-    conv_op.Conv2d.forward = spy
+    def spy(cls):
+        original = originals[cls] = cls.forward
+
+        def forward(self, x, w, *rest, **kw):
+            y = original(self, x, w, *rest, **kw)
+            total.append(2 * y.size * (w.size // w.shape[0]) * (3 if self.needs_input_grad[0] else 2))
+            return y
+        return forward
+    fusable = upsample_conv.fusable
     try:
+        upsample_conv.fusable = lambda *args: False
+        for cls in (conv_op.Conv2d, conv_shifted.ShiftedConv2d):
+            cls.forward = spy(cls)
         hdl.train_dl_model_batch(copy.deepcopy(model), samples)
     finally:
-        conv_op.Conv2d.forward = original
+        upsample_conv.fusable = fusable
+        for cls, original in originals.items():
+            cls.forward = original
     return sum(total)
 
 

@@ -1,7 +1,7 @@
 """halcon_dl's training steps against the same networks in PyTorch CPU, interleaved in one process.
 
     python benchmarks/bench_vs_torch.py [--type cls|seg|det|all] [--steps 20] [--threads 2]
-                                        [--profile] [--no-peak]
+                                        [--profile] [--no-peak] [--ab CHANGE|all]
 
 Workloads (ARCHITECTURE.md; ``bench_train_step.py`` builds the same models):
 
@@ -34,7 +34,8 @@ peak resident set (VmHWM) minus the resident set before the first step is report
 frameworks are measured the same way; halcon_dl's peak of traced NumPy memory is given too.
 
 ``--ab CHANGE``: an A/B measurement of one change of halcon_dl (``VARIANTS``: A without it, B
-with it), rounds of [A, B, A (A/A), B (B/B)] on the same model and batches, medians and B/A.
+with it; ``all``: every one of them, A being main's code), rounds of [A, B, A (A/A), B (B/B)]
+on the same model and batches, medians and B/A.
 
 ``--profile``: where halcon_dl's step spends its time: every op's forward and backward (by op
 and shape), the thread-pool sections (calls per step and their total time), and the rest of the
@@ -313,12 +314,12 @@ def compare(kind, args, torch):
     aa = [a / b for a, b in zip(times['halcon_dl'], times['halcon_dl (A/A)'])]
     print(f'  A/A: median ratio {median["halcon_dl"] / median["halcon_dl (A/A)"]:.3f}, '
           f'per-round ratios {np.percentile(aa, 10):.2f}-{np.percentile(aa, 90):.2f} (10-90 %)')
-    ours = min(median['halcon_dl'], median['halcon_dl (A/A)'])
-    print(f'  ratio halcon_dl / PyTorch NCHW {ours / median["PyTorch NCHW"]:.2f}x, / '
-          f'channels_last {ours / median["PyTorch channels_last"]:.2f}x   (halcon_dl: the '
-          f'smaller of the A/A medians; the larger gives '
-          f'{max(median["halcon_dl"], median["halcon_dl (A/A)"]) / median["PyTorch NCHW"]:.2f}x'
-          f' NCHW)')
+    ours = float(np.median(times['halcon_dl'] + times['halcon_dl (A/A)']))
+    low, high = sorted((median['halcon_dl'], median['halcon_dl (A/A)']))
+    print(f'  ratio halcon_dl / PyTorch NCHW {ours / median["PyTorch NCHW"]:.2f}x '
+          f'({low / median["PyTorch NCHW"]:.2f}-{high / median["PyTorch NCHW"]:.2f} over the A/A '
+          f'pair), / channels_last {ours / median["PyTorch channels_last"]:.2f}x   (halcon_dl: '
+          f'the median of both its runs)')
     if not args.no_peak:
         peaks = {who: child_peak(kind, who, args.threads)
                  for who in ('halcon_dl', 'NCHW', 'channels_last')}
@@ -367,11 +368,16 @@ def _old_module(module, rev='main', with_modules=()):
 
 
 def _main_conv2d():
-    """main's Conv2d on main's im2col/col2im (columns kept up to this branch's keep budget)."""
-    from halcon_dl.kernels.conv import keep_columns_budget
+    """main's Conv2d on main's im2col/col2im, with this branch's chunks and keep budget (so
+    that only col2im differs)."""
+    from halcon_dl.kernels.conv import batch_chunks, keep_columns_budget
     old = _old_module('halcon_dl.ops.conv', 'main', ['halcon_dl.kernels.conv'])
-    old.im2col_budget = keep_columns_budget
+    old.im2col_budget, old.batch_chunks = keep_columns_budget, batch_chunks
     return old.Conv2d
+
+
+def _main_parallel_for():
+    return _old_module('halcon_dl.kernels.parallel').parallel_for
 
 
 _ORIGINAL = {}
@@ -382,8 +388,7 @@ VARIANTS = {     # change -> (what B has that A has not, {(module, name): factor
                      'the im2col budget)',
                      {('halcon_dl.ops.conv', 'keep_columns_budget'): lambda: lambda: 128 << 20}),
     'col2im-grid': ('col2im as shifted additions on the phase grid (main: per-row additions)',
-                    {('halcon_dl.ops.conv', 'Conv2d'): _main_conv2d,
-                     ('halcon_dl.ops.upsample_conv', 'Conv2d'): _main_conv2d}),
+                    {('halcon_dl.ops.conv', 'Conv2d'): _main_conv2d}),
     'shifted-conv': ('stride-1 convolutions by shifted-window products (main: im2col + GEMM)',
                      {('halcon_dl.ops.conv_shifted', 'applies'): lambda: lambda *args: False}),
     'im2col-16M': ('an im2col budget of 16 MiB: chunks of <= 8 MiB of columns per thread (main: '
@@ -391,15 +396,21 @@ VARIANTS = {     # change -> (what B has that A has not, {(module, name): factor
                    {('halcon_dl.kernels.conv', '_im2col_budget_bytes'): lambda: 128 << 20}),
     'pool-inline': ('the caller runs the first range of a parallel section itself (main: all '
                     'ranges on the pool)',
-                    {(m, 'parallel_for'): lambda: _old_module('halcon_dl.kernels.parallel').parallel_for
+                    {(m, 'parallel_for'): _main_parallel_for
                      for m in ('halcon_dl.kernels.conv', 'halcon_dl.ops.conv',
-                               'halcon_dl.ops.normalization', 'halcon_dl.ops.upsample_conv')}),
+                               'halcon_dl.ops.conv_shifted', 'halcon_dl.ops.normalization',
+                               'halcon_dl.ops.upsample_conv')}),
 }
 
 
 def ab(kind, change, steps):
     model, batches = workload(kind)
-    what, targets = VARIANTS[change]
+    if change == 'all':
+        what, targets = 'every change above (A: main)', {}
+        for _, variant in VARIANTS.values():
+            targets.update(variant)
+    else:
+        what, targets = VARIANTS[change]
 
     def switch(enabled):
         _patch(targets, enabled)
@@ -555,7 +566,7 @@ def main(argv=None):
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--profile', action='store_true')
     parser.add_argument('--no-peak', action='store_true')
-    parser.add_argument('--ab', choices=sorted(VARIANTS))
+    parser.add_argument('--ab', choices=sorted(VARIANTS) + ['all'])
     parser.add_argument('--peak-child', nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     import torch

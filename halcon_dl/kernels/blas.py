@@ -68,10 +68,10 @@ def _self_test(dtype) -> bool:
 def _operand(a):
     """(transpose flag, leading dimension) of a 2-D array BLAS can read as is, or None."""
     item = a.itemsize
-    if a.strides[1] == item and a.strides[0] % item == 0 and a.strides[0] >= item * max(1, a.shape[1]):
-        return _NO_TRANS, a.strides[0] // item
-    if a.strides[0] == item and a.strides[1] % item == 0 and a.strides[1] >= item * max(1, a.shape[0]):
-        return _TRANS, a.strides[1] // item
+    for flag, unit, lead, width in ((_NO_TRANS, 1, 0, 1), (_TRANS, 0, 1, 0)):
+        stride = a.strides[lead]
+        if a.strides[unit] == item and stride % item == 0 and stride >= item * max(1, a.shape[width]):
+            return flag, stride // item
     return None
 
 

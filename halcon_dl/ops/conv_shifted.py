@@ -47,9 +47,11 @@ class ShiftedConv2d(Function):
     def forward(self, x, w, b=None, stride=1, padding=0, dilation=1):
         n, ci, h, wd = x.shape
         co, _, kh, kw = w.shape
-        if w.shape[1] != ci or x.dtype != w.dtype or stride not in (1, (1, 1)):
-            raise HalconDLError(f'shifted conv2d: input {x.shape} {x.dtype}, weight {w.shape} '
-                                f'{w.dtype}, stride {stride}: needs stride 1 and matching channels')
+        if (w.shape[1] != ci or x.dtype != w.dtype or stride not in (1, (1, 1))
+                or (b is not None and (b.shape != (co,) or b.dtype != w.dtype))):
+            raise HalconDLError(
+                f'conv2d (stride 1): input {x.shape} {x.dtype}, weight {w.shape} {w.dtype}, bias '
+                f'{None if b is None else (b.shape, b.dtype)}, stride {stride} do not fit together')
         xp = array_module(x)
         self.win = win = Window.make((kh, kw), 1, padding, dilation)
         ho, wo = win.output_size(h, wd)

@@ -3,12 +3,13 @@
 A decoder step ``conv2d(upsample_nearest2d(x, s), w, padding=p)`` reads every input pixel s²
 times: output row s·r + a (its *phase* a < s) sees the upsampled rows s·r + a + i - p, which
 are the input rows r + δ(a, i) with δ(a, i) = ⌊(a + i - p) / s⌋ — only T distinct rows per
-phase (T = 2 for k = 3, s = 2).  Summing the taps w[.., i, ..] that land on the same input row gives,
-per phase pair (a, b), a T×T kernel on x itself; stacked as s² groups of output channels they
-form one convolution of x.  For a 3×3 kernel and s = 2 that is 4·2·2 = 16 multiply-adds per
-(output channel, input channel, input pixel) instead of 4·9 = 36: 2.25× fewer, in forward, in
-the weight gradient and in the input gradient, with an im2col of the small map (4 rows per
-channel instead of 9 on a map 4× larger).
+phase (T = 2 for k = 3, s = 2).  Summing the taps w[.., i, ..] that land on the same input row
+gives, per phase pair (a, b), a T×T kernel on x itself; stacked as s² groups of output channels
+they form one convolution of x.  For a 3×3 kernel and s = 2 that is 4·2·2 = 16 multiply-adds
+per (output channel, input channel, input pixel) instead of 4·9 = 36: 2.25× fewer, in forward,
+in the weight gradient and in the input gradient, on the small map (no upsampled copy, no
+im2col of the large map).  Measured on the SEG reference step (A/B in one process, 2-core
+machine): 351 -> 171 ms median, peak traced memory 445 -> 225 MiB.
 """
 from __future__ import annotations
 
@@ -52,8 +53,9 @@ class UpsampleConv2d(Function):
         y[n, o, s·r + a, s·q + b] = Z[n, (a,b,o), r + off_a, q + off_b] + b[o]
 
     backward: dZ = y's gradient gathered back into Z's positions (0 at the positions no output
-    reads), (dx, dW') = the convolution's backward of dZ,  dw[o,c,i,j] = Σ A[(a,τ),i] · dW'[(a,b,o),c,τ,υ]
-    · A[(b,υ),j],  db = Σ_{n,y,q} g.  Keeps what the convolution keeps, and A.
+    reads), (dx, dW') = the convolution's backward of dZ,
+    dw[o,c,i,j] = Σ A[(a,τ),i] · dW'[(a,b,o),c,τ,υ] · A[(b,υ),j],  db = Σ_{n,y,q} g.
+    Keeps what the convolution keeps, and A.
 
     Replaces ``conv2d(upsample_nearest2d(x, s), w, b, padding=p)``: same values up to the
     order of float additions (the taps of W' are sums of taps of w).
