@@ -190,7 +190,7 @@ def segmentation_main(args):
     convolutions one traced step runs (13.9 GFLOP).
 
     When PyTorch is installed (never a dependency) the same network is built in PyTorch with
-    the same weights and BatchNorm state; both train three steps on the same batches and their
+    the same weights and BatchNorm state (``bench_vs_torch.torch_twins``); both train three steps on the same batches and their
     losses are compared (they agree to float32 rounding).  Then the steps are timed interleaved
     in this process: halcon_dl twice per round (an A/A control of the timing noise), PyTorch
     CPU in NCHW and in channels_last; the ratio is taken to the faster PyTorch layout.
@@ -210,7 +210,8 @@ def segmentation_main(args):
         torch.set_num_threads(args.threads)
     peers = {}
     if torch is not None and args.backbone == 'compact':
-        nets = _torch_segmentation_nets(model, torch)
+        from bench_vs_torch import torch_twins
+        nets = torch_twins('seg', model, torch)
         ours = copy.deepcopy(model)
         ours_losses = [hdl.train_dl_model_batch(ours, b)['total_loss'] for b in batches]
         torch_losses = [nets['NCHW'](b) for b in batches]
@@ -259,21 +260,31 @@ def segmentation_main(args):
 
 def traced_conv_flops(model, samples):
     """2·MACs of the forward, weight gradient and input gradient (none where the input needs
-    no gradient: the first convolution) of every convolution one training step (on a copy of
-    ``model``) runs, from the shapes it sees."""
-    from halcon_dl.ops import conv as conv_op
-    total = []
-    original = conv_op.Conv2d.forward
+    no gradient: the first convolution) of every convolution of the network, from the shapes
+    one training step (on a copy of ``model``) sees: the network as written, i.e. a decoder's
+    upsampling and convolution counted unfused (``ops.upsample_conv`` computes the same with
+    fewer)."""
+    from halcon_dl.ops import conv as conv_op, conv_shifted, upsample_conv
+    total, originals = [], {}
 
-    def spy(self, x, w, *rest, **kw):
-        y = original(self, x, w, *rest, **kw)
-        total.append(2 * y.size * (w.size // w.shape[0]) * (3 if self.needs_input_grad[0] else 2))
-        return y
-    conv_op.Conv2d.forward = spy
+    def spy(cls):
+        original = originals[cls] = cls.forward
+
+        def forward(self, x, w, *rest, **kw):
+            y = original(self, x, w, *rest, **kw)
+            total.append(2 * y.size * (w.size // w.shape[0]) * (3 if self.needs_input_grad[0] else 2))
+            return y
+        return forward
+    fusable = upsample_conv.fusable
     try:
+        upsample_conv.fusable = lambda *args: False
+        for cls in (conv_op.Conv2d, conv_shifted.ShiftedConv2d):
+            cls.forward = spy(cls)
         hdl.train_dl_model_batch(copy.deepcopy(model), samples)
     finally:
-        conv_op.Conv2d.forward = original
+        upsample_conv.fusable = fusable
+        for cls, original in originals.items():
+            cls.forward = original
     return sum(total)
 
 
@@ -284,65 +295,6 @@ def _import_torch():
         print('PyTorch is not installed: no comparison')
         return None
     return torch
-
-
-def _torch_segmentation_nets(model, torch):
-    """The 'compact' segmentation network in PyTorch, NCHW and channels_last, each with the
-    weights and BatchNorm state of ``model`` and its own SGD (momentum 0.9, same learning rate:
-    for a constant rate PyTorch's v = μv + g, w -= λv is HALCON's v = μv - λg, w += v).
-    Returns {layout: step(samples) -> loss}."""
-    nn, functional = torch.nn, torch.nn.functional
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            widths = (3, 16, 32, 64, 128)
-            self.encoder = nn.ModuleList(
-                nn.Sequential(nn.Conv2d(ci, co, 3, 1 if i == 0 else 2, 1, bias=False),
-                              nn.BatchNorm2d(co))
-                for i, (ci, co) in enumerate(zip(widths[:-1], widths[1:])))
-            self.decoder = nn.ModuleList(
-                nn.Sequential(nn.Conv2d(ci, co, 3, 1, 1, bias=False), nn.BatchNorm2d(co))
-                for ci, co in zip(widths[:1:-1], widths[-2:0:-1]))
-            self.head = nn.Conv2d(16, SEG_CLASSES, 1)
-
-        def forward(self, x):
-            features = []
-            for stage in self.encoder:
-                x = torch.relu(stage(x))
-                features.append(x)
-            d = features[-1]
-            for stage, skip in zip(self.decoder, features[-2::-1]):
-                up = functional.interpolate(d, scale_factor=2, mode='nearest')
-                d = torch.relu(stage(up[:, :, :skip.shape[2], :skip.shape[3]])) + skip
-            return self.head(d)
-
-    net = Net()
-    ours = [*model.parameters().values()]
-    theirs = [*net.parameters()]
-    assert [tuple(a.shape) for a in ours] == [tuple(b.shape) for b in theirs]
-    ours_stats = [*model.buffers().values()]
-    theirs_stats = [b for n, b in net.named_buffers() if 'running' in n]
-    with torch.no_grad():
-        for a, b in zip(ours + ours_stats, theirs + theirs_stats):
-            b.copy_(torch.from_numpy(np.array(a)))
-    lr = model.get_param('learning_rate')
-    steps = {}
-    for layout, fmt in (('NCHW', torch.contiguous_format), ('channels_last', torch.channels_last)):
-        twin = copy.deepcopy(net).to(memory_format=fmt)
-        optimizer = torch.optim.SGD(twin.parameters(), lr=lr, momentum=0.9)
-
-        def step(samples, twin=twin, optimizer=optimizer, fmt=fmt):
-            x = torch.from_numpy(np.stack([s['image'] for s in samples]).transpose(0, 3, 1, 2)
-                                 .copy()).contiguous(memory_format=fmt)
-            t = torch.from_numpy(np.stack([s['segmentation_image'] for s in samples]).astype(np.int64))
-            optimizer.zero_grad(set_to_none=True)
-            loss = functional.cross_entropy(twin(x), t)
-            loss.backward()
-            optimizer.step()
-            return loss.item()
-        steps[layout] = step
-    return steps
 
 
 if __name__ == '__main__':

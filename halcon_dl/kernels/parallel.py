@@ -159,9 +159,10 @@ def parallel_for(fn, n: int, xp, work: int = 0, rows_per_call: int = 0,
     (nested calls run serially); otherwise ``fn(0, n)`` runs here.  ``rows_per_call`` > 0 cuts
     every range further into calls of at most that many rows, so that the several passes a
     kernel makes over one call's rows stay in cache.  ``uses_blas``: the tasks call BLAS; they
-    run with the BLAS at one thread, or serially where that cannot be arranged.  When a task
-    fails or Ctrl-C arrives while waiting, the running tasks finish before the exception is
-    raised here, and the tasks not yet started are dropped.
+    run with the BLAS at one thread, or serially where that cannot be arranged.  The calling
+    thread runs the first range itself.  When a task fails or Ctrl-C arrives (which may cut the
+    caller's own range short), the running tasks finish before the exception is raised here,
+    and the tasks not yet started are dropped.
     """
     global _pool
     if rows_per_call > 0:
@@ -182,12 +183,16 @@ def parallel_for(fn, n: int, xp, work: int = 0, rows_per_call: int = 0,
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=num_threads(), thread_name_prefix='halcon_dl')
         bounds = [n * k // threads for k in range(threads + 1)]
+        ranges = [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
         section = _Section()
         try:
             # each range runs in a copy of the caller's context, so np.errstate (a context
-            # variable) applies in the threads as it does here
+            # variable) applies in the threads as it does here; the first range runs here,
+            # while the pool's threads wake up (an empty section: 98 -> 78 µs, one with
+            # 2 x 1.4 ms of work 0.90 -> 0.80 ms, measured on the 2-core machine)
             futures = [_pool.submit(contextvars.copy_context().run, section.run, fn, lo, hi)
-                       for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+                       for lo, hi in ranges[1:]]
+            section.run(fn, *ranges[0])
             for f in futures:
                 f.result()
         except BaseException:

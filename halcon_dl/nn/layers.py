@@ -19,7 +19,8 @@ def he_normal(rng, shape, fan_in, dtype):
 
 
 class Conv2d(Module):
-    """y = conv2d(x, weight, bias); weight (Co, Ci, k, k)."""
+    """y = conv2d(x, weight, bias); weight (Co, Ci, k, k).  With ``upsample`` = s > 1 the input
+    is first upsampled (nearest, by s, cropped to ``size``): ``ops.upsample_conv2d``."""
 
     def __init__(self, ci, co, kernel_size, rng, stride=1, padding=0, dilation=1, bias=True,
                  dtype=np.float32):
@@ -29,7 +30,10 @@ class Conv2d(Module):
         self.weight = Parameter(he_normal(rng, (co, ci, k, k), ci * k * k, dtype))
         self.bias = Parameter(np.zeros(co, dtype=dtype), regularize=False) if bias else None
 
-    def forward(self, x):
+    def forward(self, x, upsample=1, size=None):
+        if upsample != 1:
+            return ops.upsample_conv2d(x, self.weight, self.bias, upsample, size, self.stride,
+                                       self.padding, self.dilation)
         return ops.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
 
 
@@ -88,7 +92,8 @@ class GlobalAvgPool2d(Module):
 
 
 class ConvBNReLU(Module):
-    """conv (no bias: the BatchNorm shift takes its place) -> BatchNorm fused with ReLU."""
+    """conv (no bias: the BatchNorm shift takes its place) -> BatchNorm fused with ReLU;
+    ``upsample``, ``size``: see :class:`Conv2d`."""
 
     def __init__(self, ci, co, kernel_size, rng, stride=1, padding=None, relu=True,
                  bn_momentum=0.1, dtype=np.float32):
@@ -97,5 +102,5 @@ class ConvBNReLU(Module):
         self.conv = Conv2d(ci, co, kernel_size, rng, stride, padding, bias=False, dtype=dtype)
         self.bn = BatchNorm2d(co, momentum=bn_momentum, relu=relu, dtype=dtype)
 
-    def forward(self, x):
-        return self.bn(self.conv(x))
+    def forward(self, x, upsample=1, size=None):
+        return self.bn(self.conv(x, upsample, size))

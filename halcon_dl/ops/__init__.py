@@ -12,13 +12,14 @@ from .normalization import batch_norm2d
 from .pool import avg_pool2d, global_avg_pool2d, max_pool2d, upsample_nearest2d
 from .reduction import max, mean, sum
 from .shape import concatenate, getitem, reshape, stack, transpose
+from .upsample_conv import upsample_conv2d
 
 __all__ = [
     'add', 'sub', 'mul', 'div', 'neg', 'pow', 'exp', 'log', 'sqrt', 'abs', 'maximum',
     'sum', 'mean', 'max', 'reshape', 'transpose', 'concatenate', 'stack', 'getitem', 'matmul',
     'relu', 'leaky_relu', 'sigmoid', 'tanh', 'softplus', 'softmax', 'log_softmax',
     'conv2d', 'max_pool2d', 'avg_pool2d', 'global_avg_pool2d', 'batch_norm2d',
-    'upsample_nearest2d',
+    'upsample_nearest2d', 'upsample_conv2d',
 ]
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 from ..autograd import Function
 from ..backend import array_module
 from ..errors import HalconDLError
-from ..kernels.conv import Window, batch_chunks, col2im, im2col, im2col_budget
+from ..kernels.blas import matmul_into
+from ..kernels.conv import Window, batch_chunks, col2im, im2col, keep_columns_budget, on_grid
 from ..kernels.layout import channel_major, from_channel_major
 from ..kernels.parallel import num_threads, parallel_for
 
@@ -16,14 +17,13 @@ class Conv2d(Function):
     (Co, Ci·kh·kw):
 
         forward   Y  = W @ cols (+ b)            (Co, N·Ho·Wo): channel-major output, no transpose
-        backward  dW = Σ_chunks (cols @ dYᵀ)ᵀ,   db = dY @ 1,   dX = col2im(Wᵀ @ dY)
+        backward  dW = Σ_chunks (cols @ dYᵀ)ᵀ,   db = dY @ 1,   dX = col2im(Wᵀ @ on_grid(dY))
 
     The batch is cut into chunks: at least one per CPU thread (each thread runs its chunks'
     im2col, products and col2im while its columns are in that core's cache) and small enough
     that the threads' columns together fit the im2col budget.  The columns are kept for
-    backward when all of them fit the budget, else rebuilt there; backward writes Wᵀ dY into
-    the columns' memory once dW has read it.  dW adds the chunks' parts in chunk order:
-    deterministic for a given thread count.
+    backward when all of them fit the keep-columns budget (``kernels.conv``), else rebuilt there
+    from x.  dW adds the chunks' parts in chunk order: deterministic for a given thread count.
 
     Stride 1 with Co <= Ci and padding p <= d(k-1): dX is the transposed convolution
     dX = conv(dY, W') with W'[c,o,i,j] = W[o,c,k-1-i,k-1-j], padding d(k-1) - p — its im2col has
@@ -48,7 +48,7 @@ class Conv2d(Function):
             self.w_t = xp.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]).reshape(ci, -1)
             self.win_t = Window.make((kh, kw), 1, (win.dh * (kh - 1) - win.ph,
                                                    win.dw * (kw - 1) - win.pw), (win.dh, win.dw))
-        keep = self.needs_input_grad[1] and n * sample_bytes <= im2col_budget()
+        keep = self.needs_input_grad[1] and n * sample_bytes <= keep_columns_budget()
         self.x = x if self.needs_input_grad[1] else None      # to rebuild columns when needed
         self.cols = [None] * len(self.chunks)
         y = xp.empty((co, n * self.hw), dtype=x.dtype)
@@ -57,9 +57,9 @@ class Conv2d(Function):
             for k in range(first, last):
                 n0, n1 = self.chunks[k]
                 cols = im2col(x[n0:n1], win)
-                _matmul_into(self.w2, cols, y[:, n0 * self.hw:n1 * self.hw])
-                if keep:      # backward may reuse the memory unless it is x's (1x1 convolution)
-                    self.cols[k] = (cols, not xp.may_share_memory(cols, x))
+                matmul_into(self.w2, cols, y[:, n0 * self.hw:n1 * self.hw])
+                if keep:
+                    self.cols[k] = cols
         parallel_for(run, len(self.chunks), xp, work=n * sample_bytes, uses_blas=True)
         if b is not None:
             y += b[:, None]
@@ -79,21 +79,17 @@ class Conv2d(Function):
             for k in range(first, last):
                 n0, n1 = self.chunks[k]
                 gc = g2[:, n0 * self.hw:n1 * self.hw]
-                cols, owned = self.cols[k] or (None, False)
+                cols, self.cols[k] = self.cols[k], None
                 if need_w:
                     if cols is None:
                         cols = im2col(self.x[n0:n1], self.win)
-                        owned = not xp.may_share_memory(cols, self.x)
                     dw_parts[k] = cols @ gc.T
                 if need_x and self.w_t is not None:      # transposed convolution
                     g4 = from_channel_major(gc.reshape(co, n1 - n0, *g.shape[2:]))
-                    _matmul_into(self.w_t, im2col(g4, self.win_t),
+                    matmul_into(self.w_t, im2col(g4, self.win_t),
                                  dx.reshape(ci, -1)[:, n0 * h * wd:n1 * h * wd])
-                elif need_x:
-                    if owned:                 # dW has read the columns: reuse their memory
-                        dcols, self.cols[k] = xp.matmul(self.w2.T, gc, out=cols), None
-                    else:
-                        dcols = self.w2.T @ gc
+                elif need_x:                  # Wᵀ dY on the phase grid (kernels.conv.col2im)
+                    dcols = self.w2.T @ on_grid(gc, self.win, *g.shape[2:])
                     col2im(dcols, (n1 - n0, ci, h, wd), self.win, out=dx[:, n0:n1])
         parallel_for(run, len(self.chunks), xp, work=g2.size, uses_blas=True)
         dw = None
@@ -106,17 +102,16 @@ class Conv2d(Function):
         return (from_channel_major(dx) if need_x else None, dw, db)[:len(self.needs_input_grad)]
 
 
-def _matmul_into(a, b, out):
-    """out[...] = a @ b; NumPy writes the product straight into ``out`` (a column block of a
-    larger matrix, which BLAS takes as is), CuPy through a temporary."""
-    if array_module(out).__name__ == 'numpy':
-        array_module(out).matmul(a, b, out=out)
-    else:
-        out[...] = a @ b
+def conv_function(x, w, stride):
+    """The Function that computes this convolution: ``ShiftedConv2d`` for stride 1 where it
+    applies (``ops.conv_shifted.applies``), else ``Conv2d``."""
+    from .conv_shifted import ShiftedConv2d, applies
+    return ShiftedConv2d if applies(x, w, stride) else Conv2d
 
 
 def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
     """2-D convolution of NCHW ``x`` with (Co, Ci, kh, kw) weights ``w`` and optional bias ``b``."""
+    fn = conv_function(getattr(x, 'data', x), getattr(w, 'data', w), stride)
     if b is None:
-        return Conv2d.apply(x, w, stride=stride, padding=padding, dilation=dilation)
-    return Conv2d.apply(x, w, b, stride=stride, padding=padding, dilation=dilation)
+        return fn.apply(x, w, stride=stride, padding=padding, dilation=dilation)
+    return fn.apply(x, w, b, stride=stride, padding=padding, dilation=dilation)

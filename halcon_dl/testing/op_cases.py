@@ -47,6 +47,8 @@ def op_cases():
         ('avg_pool2d', lambda x: O.avg_pool2d(x, 3, 2, 1), [img]),
         ('global_avg_pool2d', O.global_avg_pool2d, [img]),
         ('upsample_nearest2d', lambda x: O.upsample_nearest2d(x, 2), [img]),
+        ('upsample_conv2d', lambda x, w, b: O.upsample_conv2d(x, w, b, 2, padding=1),
+         [img, r(4, 3, 3, 3), r(4)]),
         ('batch_norm2d', lambda x, g, b: O.batch_norm2d(x, g, b, *[s.astype(x.dtype) for s in stats],
                                                         training=True, relu=True),
          [img, r(3), r(3)]),

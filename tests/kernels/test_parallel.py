@@ -33,7 +33,9 @@ def test_interrupt_during_a_parallel_section_waits_for_the_running_tasks(two_thr
 
     with pytest.raises(KeyboardInterrupt):
         parallel.parallel_for(task, 8, np, work=1 << 30)
-    assert sorted(finished) == [0, 4]     # the slow range finished before the interrupt came out
+    # the slow range (on a pool thread) finished before the interrupt came out; the caller's
+    # own range (the first) may have been cut short by the interrupt
+    assert 4 in finished
 
     done = []
     parallel.parallel_for(lambda lo, hi: done.append((lo, hi)), 8, np, work=1 << 30)
