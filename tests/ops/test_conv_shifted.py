@@ -44,7 +44,7 @@ pytestmark = pytest.mark.skipif(not blas.available(np.float64), reason='no in-pl
 @given(g=conv_geometry(max_stride=1), bias=st.booleans(), data=st.data())
 def test_shifted_conv_matches_naive_loop(g, bias, data):
     args = inputs(g, data, bias)
-    with setting(MIN_CHANNELS=1):
+    with setting(MIN_CHANNELS=1, MIN_COLUMN_BYTES=0):
         y = conv(g)(*[Tensor(a, requires_grad=True) for a in args])
     assert isinstance(y.node, shifted.ShiftedConv2d) == (g['kh'] * g['kw'] > 1)
     expected = naive.conv2d(*args, padding=g['padding'], dilation=g['dilation'])
@@ -54,7 +54,7 @@ def test_shifted_conv_matches_naive_loop(g, bias, data):
 @settings(max_examples=25)
 @given(g=conv_geometry(max_batch=3, max_stride=1), bias=st.booleans(), data=st.data())
 def test_shifted_conv_gradients(g, bias, data):
-    with setting(MIN_CHANNELS=1):
+    with setting(MIN_CHANNELS=1, MIN_COLUMN_BYTES=0):
         gradcheck(conv(g), inputs(g, data, bias))
 
 
@@ -72,7 +72,7 @@ def test_shifted_conv_per_sample_chunks_equal_one_chunk_and_a_second_backward_ad
         if twice:
             y.backward(gy)
         return [y.data] + [t.grad for t in ts]
-    with setting(MIN_CHANNELS=1):
+    with setting(MIN_CHANNELS=1, MIN_COLUMN_BYTES=0):
         whole = grads()
         with setting(CHUNK_BYTES=1):
             chunked = grads(twice=True)
@@ -117,3 +117,17 @@ def test_matmul_add_accumulates_into_a_block(dtype, direct, monkeypatch):
         blas.matmul_add(left, right, c[2:8, 3:10])
         np.testing.assert_allclose(c, expected, rtol=1e-5 if dtype == np.float32 else 1e-12,
                                    atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize('shape, dtype, expected', [
+    ((8, 32, 16, 16), np.float32, Conv2d),                # 2.25 MiB of columns: im2col
+    ((8, 64, 16, 16), np.float32, shifted.ShiftedConv2d),  # 4.5 MiB
+    ((8, 32, 16, 16), np.float64, shifted.ShiftedConv2d),  # 4.5 MiB
+    ((8, 128, 2, 2), np.float32, Conv2d),                 # a grid that is 3/4 padding
+    ((16, 8, 64, 64), np.float32, Conv2d),                # too few input channels
+])
+def test_conv2d_takes_shifted_windows_only_for_large_columns(shape, dtype, expected):
+    x = Tensor(np.zeros(shape, dtype), requires_grad=True)
+    w = Tensor(np.zeros((4, shape[1], 3, 3), dtype))
+    assert type(O.conv2d(x, w, padding=1).node) is expected
+    assert type(O.conv2d(x, w, stride=2, padding=1).node) is Conv2d
