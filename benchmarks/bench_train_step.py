@@ -65,6 +65,9 @@ def main(argv=None):
                         help="default: the workload's (32 CLS, 8 SEG, 8 DET)")
     parser.add_argument('--instance-type', choices=['rectangle1', 'rectangle2'],
                         default='rectangle1', help='detection only')
+    parser.add_argument('--multiplier', type=int, default=1,
+                        help='classification: batch_size_multiplier M (a step of M sub-batches of '
+                             '--batch samples; the peak memory should not grow with M)')
     parser.add_argument('--no-torch', action='store_true', help='skip the PyTorch comparison')
     parser.add_argument('--threads', type=int, default=None,
                         help='CPU threads of halcon_dl and PyTorch (default: all cores)')
@@ -80,10 +83,12 @@ def main(argv=None):
     xp = module_of(args.runtime)
     model = hdl.create_dl_model('classification', backbone=args.backbone, class_ids=list(range(10)),
                                 image_width=64, image_height=64, image_num_channels=3,
-                                batch_size=args.batch, learning_rate=0.01, runtime=args.runtime)
+                                batch_size=args.batch, batch_size_multiplier=args.multiplier,
+                                learning_rate=0.01, runtime=args.runtime)
     rng = np.random.default_rng(0)
+    step_samples = args.batch * args.multiplier
     batches = [[{'image': rng.uniform(-127, 128, (64, 64, 3)).astype(np.float32),
-                 'image_label_id': int(rng.integers(10))} for _ in range(args.batch)]
+                 'image_label_id': int(rng.integers(10))} for _ in range(step_samples)]
                for _ in range(4)]
     rate = matmul_rate(xp)
     for b in batches:                                        # warm-up
@@ -97,13 +102,14 @@ def main(argv=None):
         times.append(time.perf_counter() - t0)
     rate = max(rate, matmul_rate(xp))
     peak = peak_memory(lambda: hdl.train_dl_model_batch(model, batches[0])) if xp is np else 0
-    flops = step_flops(model, args.batch)
+    flops = step_flops(model, args.batch) * args.multiplier
     best, median = min(times), float(np.median(times))
-    print(f'CLS train step ({args.backbone}, batch {args.batch}, {args.runtime}): '
+    print(f'CLS train step ({args.backbone}, batch {args.batch} x multiplier {args.multiplier}, '
+          f'{args.runtime}): '
           f'{flops / 1e9:.2f} GFLOP per step; matmul rate {rate / 1e9:.0f} GFLOP/s')
     print(f'best {best * 1e3:.1f} ms ({flops / best / rate:.1%} of matmul), median '
           f'{median * 1e3:.1f} ms ({flops / median / rate:.1%}), peak traced memory '
-          f'{peak / 2 ** 20:.0f} MiB, {args.batch / median:.0f} samples/s')
+          f'{peak / 2 ** 20:.1f} MiB, {step_samples / median:.0f} samples/s')
 
 
 # -- detection ---------------------------------------------------------------------------------
