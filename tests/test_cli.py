@@ -176,8 +176,8 @@ def test_sigint_during_training_stops_the_process_cleanly():
     finally:
         proc.kill()
     assert proc.returncode == 130, err
-    assert 'Traceback' not in err and 'Exception' not in err
-    assert err.splitlines()[-1].startswith('interrupted in epoch ')
+    assert 'Traceback' not in err and 'Exception' not in err, err
+    assert err.splitlines()[-1].startswith('interrupted in epoch '), err
 
 
 def test_version(capsys):
