@@ -394,14 +394,6 @@ VARIANTS = {     # change -> (what B has that A has not, {(module, name): factor
     'im2col-16M': ('an im2col budget of 16 MiB: chunks of <= 8 MiB of columns per thread (main: '
                    '128 MiB)',
                    {('halcon_dl.kernels.conv', '_im2col_budget_bytes'): lambda: 128 << 20}),
-    'one-chunk': ('layers with < 2 MiB of buffers as one chunk on one thread (main: a chunk per '
-                  'thread)',
-                  {('halcon_dl.kernels.conv', 'MIN_PARALLEL_BYTES'): lambda: 0}),
-    'min-elements': ('(rejected) sections with < 2^18 elements per thread serial (main: 2^16)',
-                     {('halcon_dl.kernels.parallel', 'MIN_ELEMENTS_PER_THREAD'): lambda: 1 << 18}),
-    'shifted-large': ('shifted-window convolutions only from 4 MiB of im2col columns (main: any '
-                      'size)',
-                      {('halcon_dl.ops.conv_shifted', 'MIN_COLUMN_BYTES'): lambda: 0}),
     'pool-inline': ('the caller runs the first range of a parallel section itself (main: all '
                     'ranges on the pool)',
                     {(m, 'parallel_for'): _main_parallel_for

@@ -270,21 +270,12 @@ def set_keep_columns_budget(nbytes: int) -> int:
     return previous
 
 
-# Below this many bytes of buffers in all, a layer runs as one chunk on one thread: the thread
-# hand-off and a second, half-size product cost more than the second core saves (the 'resnet18'
-# segmentation step at 64x64, batch 8, where most layers have a few hundred KiB of columns;
-# the reference workloads are unchanged: benchmarks/bench_vs_torch.py --ab one-chunk).
-MIN_PARALLEL_BYTES = 2 << 20
-
-
 def batch_chunks(n: int, bytes_per_sample: int, parallel: int = 1, budget: int = 0) -> list:
     """Split range(n) into (start, stop) chunks: a multiple of ``parallel`` of them (as far as
     there are samples), so the threads get equal shares, each small enough that ``parallel``
     chunks' buffers together fit ``budget`` bytes (default: the im2col budget; at least one
-    sample per chunk).  One chunk when all buffers take less than ``MIN_PARALLEL_BYTES``."""
+    sample per chunk)."""
     budget = budget or _im2col_budget_bytes
-    if n * bytes_per_sample < MIN_PARALLEL_BYTES:
-        parallel = 1
     per_chunk = max(1, budget // max(1, parallel * bytes_per_sample))
     count = min(n, parallel * _ceil_div(_ceil_div(n, per_chunk), parallel))
     bounds = [n * k // count for k in range(count + 1)]

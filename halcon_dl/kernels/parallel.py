@@ -29,10 +29,7 @@ import numpy as np
 _pool = None
 _threads = None
 _local = threading.local()          # .inside: this thread is a pool worker running a task
-# Below this many elements per thread a section runs serially: a thread costs more than it
-# saves.  (2^18 made the 'resnet18' segmentation step at 64x64 8 % faster but the CLS step 6 %
-# slower: benchmarks/bench_vs_torch.py --ab min-elements, which keeps that variant.)
-MIN_ELEMENTS_PER_THREAD = 1 << 16
+MIN_ELEMENTS_PER_THREAD = 1 << 16   # below this a thread costs more than it saves
 CACHE_BLOCK_ELEMENTS = 1 << 17      # 512 KiB of float32: a few such rows fit a 2 MiB L2 cache
 
 
