@@ -394,6 +394,9 @@ VARIANTS = {     # change -> (what B has that A has not, {(module, name): factor
     'im2col-16M': ('an im2col budget of 16 MiB: chunks of <= 8 MiB of columns per thread (main: '
                    '128 MiB)',
                    {('halcon_dl.kernels.conv', '_im2col_budget_bytes'): lambda: 128 << 20}),
+    'shifted-large': ('shifted-window convolutions only from 4 MiB of im2col columns (main: any '
+                      'size)',
+                      {('halcon_dl.ops.conv_shifted', 'MIN_COLUMN_BYTES'): lambda: 0}),
     'pool-inline': ('the caller runs the first range of a parallel section itself (main: all '
                     'ranges on the pool)',
                     {(m, 'parallel_for'): _main_parallel_for
