@@ -27,7 +27,7 @@ RECIPES = {
                            learning_rate=0.003, lr_drop_epochs=[11, 14], weight_prior=1e-4,
                            momentum=0.9),
     'segmentation': dict(backbone='resnet18', epochs=8, batch_size=8, solver='adam',
-                         learning_rate=0.003, lr_drop_epochs=[7, 8], weight_prior=1e-4,
+                         learning_rate=0.003, lr_drop_epochs=[8], weight_prior=1e-4,
                          momentum=0.9),
     'detection': dict(backbone='compact', epochs=5, batch_size=8, solver='adam',
                       learning_rate=0.001, lr_drop_epochs=[5], weight_prior=1e-4, momentum=0.9),
