@@ -32,7 +32,7 @@ from ..autograd import Function
 from ..backend import array_module
 from ..errors import HalconDLError
 from ..kernels import blas
-from ..kernels.conv import Window, batch_chunks, split_phases
+from ..kernels.conv import Window, batch_chunks, on_grid, split_phases
 from ..kernels.layout import channel_major, from_channel_major
 from ..kernels.parallel import num_threads, parallel_for
 
@@ -96,18 +96,15 @@ class ShiftedConv2d(Function):
         kt, co, _ = self.taps.shape
         xp = array_module(g)
         need_x, need_w = self.needs_input_grad[:2]
-        gc = channel_major(g)
+        g2 = channel_major(g).reshape(co, -1)                  # (Co, N·Ho·Wo)
         parts = [None] * len(self.chunks)
         dx = xp.empty((ci, n, h, wd), dtype=g.dtype) if need_x else None
 
         def run(first, last):
             for k in range(first, last):
                 n0, n1 = self.chunks[k]
-                dyg = xp.empty((co, n1 - n0, hp, wp), dtype=g.dtype)
-                dyg[:, :, ho:] = 0
-                dyg[:, :, :ho, wo:] = 0
-                dyg[:, :, :ho, :wo] = gc[:, n0:n1]
-                dyg = dyg.reshape(co, -1)
+                # dY on the padded grid: for stride 1 the phase grid is (Hp, Wp)
+                dyg = on_grid(g2[:, n0 * ho * wo:n1 * ho * wo], win, ho, wo)
                 size = dyg.shape[1] - self.shifts[-1]
                 if need_w:
                     xpad = self.xpad[k]
@@ -129,6 +126,6 @@ class ShiftedConv2d(Function):
             dw = dw.reshape(win.kh, win.kw, co, ci).transpose(2, 3, 0, 1)
         grads = (from_channel_major(dx) if need_x else None, dw)
         if len(self.needs_input_grad) > 2:
-            grads += (gc.reshape(co, -1) @ xp.ones(gc[0].size, dtype=g.dtype)
+            grads += (g2 @ xp.ones(g2.shape[1], dtype=g.dtype)
                       if self.needs_input_grad[2] else None,)
         return grads
