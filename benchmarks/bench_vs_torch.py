@@ -397,6 +397,10 @@ VARIANTS = {     # change -> (what B has that A has not, {(module, name): factor
     'shifted-large': ('shifted-window convolutions only from 4 MiB of im2col columns (main: any '
                       'size)',
                       {('halcon_dl.ops.conv_shifted', 'MIN_COLUMN_BYTES'): lambda: 0}),
+    'same-shift': ('im2col/col2im of same-padded windows as flat shifts of the unpadded phases '
+                   '(main: copies from the padded phases, col2im on the phase grid)',
+                   {('halcon_dl.ops.conv', 'Conv2d'): lambda: _old_module(
+                       'halcon_dl.ops.conv', 'main', ['halcon_dl.kernels.conv']).Conv2d}),
     'pool-inline': ('the caller runs the first range of a parallel section itself (main: all '
                     'ranges on the pool)',
                     {(m, 'parallel_for'): _main_parallel_for

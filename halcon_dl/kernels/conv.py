@@ -14,6 +14,21 @@ column entry back onto the input pixel it was read from, ⟨im2col x, c⟩ = ⟨
 — as a kh·kw loop of shifted additions (deterministic: no atomic scatter-add) on columns laid
 out on the phase grid (``on_grid``).
 
+**Same-padded windows** (``is_same_padded``: every read beyond the output-sized phases is
+padding, e.g. 3×3 with padding 1 at stride 1 or 2) take a shorter way.  Offset i reads input
+row s·y + d·i - p = s·(y + δ_i) + a_i (phase a_i = (d·i - p) mod s, shift δ_i = ⌊(d·i - p)/s⌋),
+so with the *unpadded* phases cut to the output size, ``phase[a, b][q, u] = x[a + s·q, b + s·u]``
+(0 beyond the input), the row of offset (i, j) is the phase flattened over (N, Ho, Wo) and
+shifted by δ_i·Wo + δ_j: one contiguous copy per channel, after which the few entries whose
+window lies in the padding (rows y + δ_i or columns x + δ_j outside the output grid, where the
+shift wrapped into a neighbouring row or sample) are set to 0.  At stride 1 the single phase is
+x itself: no padded copy at all.  ``col2im`` is the same in reverse (zero those entries of the
+columns, then shifted additions), on columns as im2col lays them out: no phase grid, so neither
+``on_grid``'s copy nor a product over its extra columns.  ``col2im_columns`` gives the layout
+col2im takes for a window.  Measured against the padded-phase copies (``bench_vs_torch.py --ab
+same-shift``, 2-core machine, A/A 0.99-1.06): CLS step B/A 0.946-0.958, SEG 0.996, DET 0.991
+(their large stride-1 layers take ``ops.conv_shifted`` instead).
+
 Inputs may be in any memory layout; outputs are channel-major (see ``layout``).  Copies are
 split over channel ranges on the CPU thread pool (``parallel``).
 """
@@ -76,6 +91,15 @@ class Window(NamedTuple):
             for j in range(self.kw):
                 b, qj = (self.dw * j) % self.sw, (self.dw * j) // self.sw
                 yield i, j, (a, b), qi, qj
+
+    def shifts(self):
+        """For each kernel offset (i, j): (i, j, unpadded phase (a, b), row shift δ_i, column
+        shift δ_j), with s·δ + a = d·i - p (see the module docstring on same-padded windows)."""
+        for i in range(self.kh):
+            di, a = divmod(self.dh * i - self.ph, self.sh)
+            for j in range(self.kw):
+                dj, b = divmod(self.dw * j - self.pw, self.sw)
+                yield i, j, (a, b), di, dj
 
     def phase_shape(self, ho: int, wo: int) -> tuple:
         """Rows and columns kept per phase: enough for every offset's window of Ho x Wo."""
@@ -151,21 +175,104 @@ def merge_phases(phases: dict, win: Window, n: int, c: int, h: int, w: int, out=
     return out
 
 
+def is_same_padded(win: Window, h: int, w: int) -> bool:
+    """Whether every window read beyond the output-sized unpadded phases is padding:
+    s·Ho >= H and s·Wo >= W (a read at phase row y + δ >= Ho is input row >= s·Ho).  Then
+    ``im2col`` and ``col2im`` work with flat shifts (module docstring)."""
+    ho, wo = win.output_size(h, w)
+    return win.sh * ho >= h and win.sw * wo >= w
+
+
+def output_phases(x, win: Window, ho: int, wo: int) -> dict:
+    """The unpadded phases that a same-padded window reads, cut (or zero-extended) to the
+    output size: {(a, b): (C, N·Ho·Wo) array}, ``phase[a, b][c, (n, q, u)] = x[n, c, a + s_h·q,
+    b + s_w·u]`` (0 beyond the input).  At stride 1 with an output the size of the input this
+    is x itself (a view when x is channel-major)."""
+    n, c, h, w = x.shape
+    xp = array_module(x)
+    xc = x.transpose(1, 0, 2, 3)
+    if win.sh == win.sw == 1 and (ho, wo) == (h, w):
+        return {(0, 0): xc.reshape(c, n * h * w)}          # a view unless x is another layout
+    phases = {}
+    for (a, b) in sorted({ab for _, _, ab, _, _ in win.shifts()}):
+        src = xc[:, :, a::win.sh, b::win.sw][:, :, :ho, :wo]
+        rows, cols = src.shape[2:]
+        buf = xp.empty((c, n, ho, wo), dtype=x.dtype)
+
+        def copy(lo, hi, buf=buf, src=src, rows=rows, cols=cols):
+            part = buf[lo:hi]
+            part[:, :, :rows, :cols] = src[lo:hi]
+            part[:, :, rows:] = 0                        # beyond the input: padding
+            part[:, :, :rows, cols:] = 0
+        parallel_for(copy, c, xp, work=buf.size)
+        phases[(a, b)] = buf.reshape(c, n * ho * wo)
+    return phases
+
+
+def _shifted(dst, src, shift: int, add: bool = False):
+    """dst[:, m] = src[:, m + shift] (``add``: +=) for the m where m + shift is a column of src;
+    the other columns of dst are set to 0 (left alone with ``add``)."""
+    length = dst.shape[1]
+    k = max(0, length - abs(shift))                      # columns that have a source
+    if shift >= 0:
+        into, source, rest = slice(0, k), slice(shift, shift + k), slice(k, length)
+    else:
+        into, source, rest = slice(length - k, length), slice(0, k), slice(0, length - k)
+    if add:
+        dst[:, into] += src[:, source]
+    else:
+        dst[:, into] = src[:, source]
+        dst[:, rest] = 0
+
+
+def _zero_padding_reads(rows, n: int, ho: int, wo: int, di: int, dj: int):
+    """Set to 0 the entries (n, y, x) of column rows ``rows`` (R, N·Ho·Wo) whose read
+    (y + δ_i, x + δ_j) lies outside the Ho x Wo grid: what a flat shift wrapped in there came
+    from a neighbouring row or sample, and those windows read padding."""
+    grid = rows.reshape(rows.shape[0], n, ho, wo)
+    if di < 0:
+        grid[:, :, :min(-di, ho)] = 0
+    elif di > 0:
+        grid[:, :, max(ho - di, 0):] = 0
+    if dj < 0:
+        grid[:, :, :, :min(-dj, wo)] = 0
+    elif dj > 0:
+        grid[:, :, :, max(wo - dj, 0):] = 0
+
+
 def im2col(x, win: Window):
     """The (C·kh·kw, N·Ho·Wo) window matrix of a logical NCHW input (see module docstring)."""
     n, c, h, w = x.shape
     ho, wo = win.output_size(h, w)
-    phases = split_phases(x, win, ho, wo)
-    if win.kh == win.kw == 1 and phases[(0, 0)].shape[2:] == (ho, wo):
-        return phases[(0, 0)].reshape(c, n * ho * wo)          # a 1x1 window: no copy at all
     xp = array_module(x)
-    cols = xp.empty((c, win.kh, win.kw, n, ho, wo), dtype=x.dtype)
+    same = is_same_padded(win, h, w)
+    phases = output_phases(x, win, ho, wo) if same else split_phases(x, win, ho, wo)
+    if win.kh == win.kw == 1:                                  # a 1x1 window: no copy at all
+        if same and next(win.shifts())[3:] == (0, 0):
+            return next(iter(phases.values()))
+        if not same and phases[(0, 0)].shape[2:] == (ho, wo):
+            return phases[(0, 0)].reshape(c, n * ho * wo)
+    cols = xp.empty((c, win.kh, win.kw, n * ho * wo), dtype=x.dtype)
 
     def fill(lo, hi):
+        if same:                   # flat shifts of the phases, then the padding reads set to 0
+            for i, j, ab, di, dj in win.shifts():
+                _shifted(cols[lo:hi, i, j], phases[ab][lo:hi], di * wo + dj)
+                _zero_padding_reads(cols[lo:hi, i, j], n, ho, wo, di, dj)
+            return
+        grid = cols[lo:hi].reshape(hi - lo, win.kh, win.kw, n, ho, wo)
         for i, j, ab, qi, qj in win.offsets():
-            cols[lo:hi, i, j] = phases[ab][lo:hi, :, qi:qi + ho, qj:qj + wo]
+            grid[:, i, j] = phases[ab][lo:hi, :, qi:qi + ho, qj:qj + wo]
     parallel_for(fill, c, xp, work=cols.size)
     return cols.reshape(c * win.kh * win.kw, n * ho * wo)
+
+
+def col2im_columns(a, win: Window, h: int, w: int):
+    """The (R, N·Ho·Wo) matrix ``a`` in the column layout ``col2im`` takes for an H x W input:
+    ``a`` itself for a same-padded window, else ``on_grid(a)``."""
+    if is_same_padded(win, h, w):
+        return a
+    return on_grid(a, win, *win.output_size(h, w))
 
 
 def on_grid(a, win: Window, ho: int, wo: int):
@@ -183,20 +290,25 @@ def on_grid(a, win: Window, ho: int, wo: int):
 
 
 def col2im(cols, x_shape: tuple, win: Window, out=None):
-    """Adjoint of ``im2col``, for window matrices on the phase grid (``on_grid``): a logical
-    NCHW array (channel-major) with every entry of ``cols`` (C·kh·kw, N·Hq·Wq) added onto the
-    input pixel it was read from, ⟨im2col x, c⟩ = ⟨x, col2im(on_grid c)⟩.  ``out``, if given,
-    is the (C, N, H, W) buffer to write into.
+    """Adjoint of ``im2col``: a logical NCHW array (channel-major) with every entry of ``cols``
+    added onto the input pixel it was read from, ⟨im2col x, c⟩ = ⟨x, col2im(col2im_columns c)⟩.
+    ``cols`` is in the layout ``col2im_columns`` gives: as im2col lays its columns out for a
+    same-padded window (``_col2im_same``; cols is overwritten there), else on the phase grid
+    (C·kh·kw, N·Hq·Wq) (``on_grid``).  ``out``, if given, is the (C, N, H, W) buffer to write
+    into.
 
-    On the grid, kernel offset (i, j) reads phase (a, b) at rows qi.., columns qj..: in the
+    On the phase grid (windows that are not same-padded), kernel offset (i, j) reads phase (a, b) at rows qi.., columns qj..: in the
     phase flattened over (N, Hq, Wq) that is a shift by qi·Wq + qj, so each offset is one
     addition of C rows of N·Hq·Wq values.  The entries outside the Ho x Wo block of a sample
     are zero (``on_grid``), so what a shift carries past the end of a grid row or sample adds
-    nothing.  This replaces C·N·Ho additions of Wo values per offset: on the CLS layers
+    nothing.  This replaced C·N·Ho additions of Wo values per offset: on the CLS layers
     (Wo = 32, 16, 8) 3.3 / 2.4 / 2.0 ms -> 1.0 / 0.35 / 0.34 ms per half batch, at the price of
-    (Hq·Wq)/(Ho·Wo) = 1.06 / 1.13 / 1.27 as many columns in the product that makes ``cols``.
+    (Hq·Wq)/(Ho·Wo) = 1.06 / 1.13 / 1.27 as many columns in the product that makes ``cols``;
+    the same-padded path (module docstring) has neither the grid's columns nor its copy.
     """
     n, c, h, w = x_shape
+    if is_same_padded(win, h, w):
+        return _col2im_same(cols, x_shape, win, out)
     ho, wo = win.output_size(h, w)
     hq, wq = win.phase_shape(ho, wo)
     size = n * hq * wq
@@ -220,6 +332,48 @@ def col2im(cols, x_shape: tuple, win: Window, out=None):
     if out is None and (hq, wq) == (h, w) and win.sh == win.sw == 1 and win.ph == win.pw == 0:
         return from_channel_major(phases[(0, 0)])       # the single phase is the gradient
     return from_channel_major(merge_phases(phases, win, n, c, h, w, out))
+
+
+def _col2im_same(cols, x_shape: tuple, win: Window, out=None):
+    """col2im for a same-padded window, on columns (C·kh·kw, N·Ho·Wo) as im2col lays them out:
+    per offset, the entries that read padding are set to 0 (in ``cols``), the rest is added
+    onto its phase with the reverse flat shift; then each phase's real pixels are written
+    into the input gradient (at stride 1 the single phase is that gradient: no copy).  Pixels
+    of phases no offset reads (stride larger than the window's reach) get 0."""
+    n, c, h, w = x_shape
+    ho, wo = win.output_size(h, w)
+    length = n * ho * wo
+    xp = array_module(cols)
+    cols = cols.reshape(c, win.kh, win.kw, length)
+    first = {}                                  # the first offset writing each phase
+    for i, j, ab, _, _ in win.shifts():
+        first.setdefault(ab, (i, j))
+    single = win.sh == win.sw == 1 and (ho, wo) == (h, w)
+    if out is None:
+        out = xp.empty((c, n, h, w), dtype=cols.dtype)
+    flat_out = single and out.strides[1:] == (h * w * out.itemsize, w * out.itemsize,
+                                              out.itemsize)
+    phases = ({(0, 0): out.reshape(c, length)} if flat_out else
+              {ab: xp.empty((c, length), dtype=cols.dtype) for ab in first})
+
+    def add(lo, hi):
+        for i, j, ab, di, dj in win.shifts():
+            rows = cols[lo:hi, i, j]
+            _zero_padding_reads(rows, n, ho, wo, di, dj)
+            _shifted(phases[ab][lo:hi], rows, -(di * wo + dj), add=first[ab] != (i, j))
+    parallel_for(add, c, xp, work=cols.size)
+    if not flat_out:
+        def merge(lo, hi):
+            for a in range(win.sh):
+                for b in range(win.sw):
+                    dst = out[lo:hi, :, a::win.sh, b::win.sw]
+                    if (a, b) in phases:
+                        grid = phases[(a, b)][lo:hi].reshape(hi - lo, n, ho, wo)
+                        dst[...] = grid[:, :, :dst.shape[2], :dst.shape[3]]
+                    else:
+                        dst[...] = 0
+        parallel_for(merge, c, xp, work=out.size)
+    return from_channel_major(out)
 
 
 # -- memory bound for im2col ----------------------------------------------------------------------

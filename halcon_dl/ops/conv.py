@@ -5,7 +5,8 @@ from ..autograd import Function
 from ..backend import array_module
 from ..errors import HalconDLError
 from ..kernels.blas import matmul_into
-from ..kernels.conv import Window, batch_chunks, col2im, im2col, keep_columns_budget, on_grid
+from ..kernels.conv import (Window, batch_chunks, col2im, col2im_columns, im2col,
+                            keep_columns_budget)
 from ..kernels.layout import channel_major, from_channel_major
 from ..kernels.parallel import num_threads, parallel_for
 
@@ -17,7 +18,7 @@ class Conv2d(Function):
     (Co, Ci·kh·kw):
 
         forward   Y  = W @ cols (+ b)            (Co, N·Ho·Wo): channel-major output, no transpose
-        backward  dW = Σ_chunks (cols @ dYᵀ)ᵀ,   db = dY @ 1,   dX = col2im(Wᵀ @ on_grid(dY))
+        backward  dW = Σ_chunks (cols @ dYᵀ)ᵀ,   db = dY @ 1,   dX = col2im(Wᵀ @ col2im_columns(dY))
 
     The batch is cut into chunks: at least one per CPU thread (each thread runs its chunks'
     im2col, products and col2im while its columns are in that core's cache) and small enough
@@ -88,8 +89,8 @@ class Conv2d(Function):
                     g4 = from_channel_major(gc.reshape(co, n1 - n0, *g.shape[2:]))
                     matmul_into(self.w_t, im2col(g4, self.win_t),
                                  dx.reshape(ci, -1)[:, n0 * h * wd:n1 * h * wd])
-                elif need_x:                  # Wᵀ dY on the phase grid (kernels.conv.col2im)
-                    dcols = self.w2.T @ on_grid(gc, self.win, *g.shape[2:])
+                elif need_x:               # Wᵀ dY in col2im's layout (kernels.conv.col2im)
+                    dcols = self.w2.T @ col2im_columns(gc, self.win, h, wd)
                     col2im(dcols, (n1 - n0, ci, h, wd), self.win, out=dx[:, n0:n1])
         parallel_for(run, len(self.chunks), xp, work=g2.size, uses_blas=True)
         dw = None

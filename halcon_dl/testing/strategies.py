@@ -73,6 +73,19 @@ def conv_geometry(draw, max_batch=4, max_channels=4, max_kernel=5, max_stride=3,
 
 
 @st.composite
+def same_padded_geometry(draw, max_batch=3, max_channels=3, max_stride=3, max_side=9):
+    """A conv2d geometry with 'same' padding: odd kernel k in {1, 3, 5}, dilation d in {1, 2},
+    padding d(k-1)/2 per axis, any stride — the layers of the library's networks."""
+    kh, kw = draw(st.sampled_from((1, 3, 5))), draw(st.sampled_from((1, 3, 5)))
+    dh, dw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    return dict(n=draw(st.integers(1, max_batch)), ci=draw(st.integers(1, max_channels)),
+                co=draw(st.integers(1, max_channels)), h=draw(st.integers(1, max_side)),
+                w=draw(st.integers(1, max_side)), kh=kh, kw=kw,
+                stride=(draw(st.integers(1, max_stride)), draw(st.integers(1, max_stride))),
+                padding=(dh * (kh - 1) // 2, dw * (kw - 1) // 2), dilation=(dh, dw))
+
+
+@st.composite
 def pool_geometry(draw, max_batch=3, max_channels=3, max_kernel=4, max_stride=3, max_side=9):
     """A valid pooling geometry: padding at most half the kernel, window fits the input."""
     kh, kw = draw(st.integers(1, max_kernel)), draw(st.integers(1, max_kernel))

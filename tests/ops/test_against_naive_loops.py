@@ -162,7 +162,7 @@ def test_conv2d_second_backward_gives_the_same_gradients(kernel, stride, padding
 def test_stride_one_input_gradient_by_transposed_convolution_equals_col2im(g, data):
     """For stride 1 and Co <= Ci dX is computed as a transposed convolution; it must equal
     col2im(Wᵀ dY), the adjoint of the forward im2col."""
-    from halcon_dl.kernels.conv import Window, col2im, on_grid
+    from halcon_dl.kernels.conv import Window, col2im, col2im_columns
     co = data.draw(st.integers(1, g['ci']))
     x = data.draw(arrays((g['n'], g['ci'], g['h'], g['w'])))
     w = data.draw(arrays((co, g['ci'], g['kh'], g['kw'])))
@@ -174,7 +174,7 @@ def test_stride_one_input_gradient_by_transposed_convolution_equals_col2im(g, da
     y.backward(dy)
     win = Window.make((g['kh'], g['kw']), 1, g['padding'], g['dilation'])
     g2 = dy.transpose(1, 0, 2, 3).reshape(co, -1)
-    expected = col2im(on_grid(w.reshape(co, -1).T @ g2, win, *y.shape[2:]), x.shape, win)
+    expected = col2im(col2im_columns(w.reshape(co, -1).T @ g2, win, *x.shape[2:]), x.shape, win)
     np.testing.assert_allclose(xt.grad, expected, rtol=1e-12, atol=1e-12)
     ph, pw = g['padding']
     dh, dwl = g['dilation']
