@@ -240,8 +240,9 @@ def _zero_padding_reads(rows, n: int, ho: int, wo: int, di: int, dj: int):
         grid[:, :, :, max(wo - dj, 0):] = 0
 
 
-def im2col(x, win: Window):
-    """The (C·kh·kw, N·Ho·Wo) window matrix of a logical NCHW input (see module docstring)."""
+def im2col(x, win: Window, rows: int = 0):
+    """The (C·kh·kw, N·Ho·Wo) window matrix of a logical NCHW input (see module docstring).
+    ``rows`` > C·kh·kw (windows larger than 1x1 only): that many rows, the extra ones 0."""
     n, c, h, w = x.shape
     ho, wo = win.output_size(h, w)
     xp = array_module(x)
@@ -252,7 +253,10 @@ def im2col(x, win: Window):
             return next(iter(phases.values()))
         if not same and phases[(0, 0)].shape[2:] == (ho, wo):
             return phases[(0, 0)].reshape(c, n * ho * wo)
-    cols = xp.empty((c, win.kh, win.kw, n * ho * wo), dtype=x.dtype)
+    k = c * win.kh * win.kw
+    matrix = xp.empty((max(rows, k), n * ho * wo), dtype=x.dtype)
+    matrix[k:] = 0
+    cols = matrix[:k].reshape(c, win.kh, win.kw, n * ho * wo)
 
     def fill(lo, hi):
         if same:                   # flat shifts of the phases, then the padding reads set to 0
@@ -264,7 +268,7 @@ def im2col(x, win: Window):
         for i, j, ab, qi, qj in win.offsets():
             grid[:, i, j] = phases[ab][lo:hi, :, qi:qi + ho, qj:qj + wo]
     parallel_for(fill, c, xp, work=cols.size)
-    return cols.reshape(c * win.kh * win.kw, n * ho * wo)
+    return matrix
 
 
 def col2im_columns(a, win: Window, h: int, w: int):

@@ -11,6 +11,13 @@ from ..kernels.layout import channel_major, from_channel_major
 from ..kernels.parallel import num_threads, parallel_for
 
 
+# Column counts C·kh·kw whose products run faster with zero rows appended (measured, 2-core
+# AMD machine, OpenBLAS, 2 batch chunks on 2 threads of 32 x 64 x 64 outputs, 16 filters):
+# 27 (RGB 3x3) -> 32: weight gradient 5.88 -> 3.12 ms, forward 3.13 -> 3.46 ms.  Measured
+# without gain: 9 -> 16 or 32, 54 -> 64.
+PADDED_ROWS = {27: 32}
+
+
 class Conv2d(Function):
     """y[n,o,r,c] = b[o] + Σ_{k,i,j} w[o,k,i,j] · xpad[n, k, s_h·r + d_h·i, s_w·c + d_w·j]
 
@@ -41,7 +48,12 @@ class Conv2d(Function):
         self.win = win = Window.make((kh, kw), stride, padding, dilation)
         ho, wo = win.output_size(h, wd)
         self.x_shape, self.hw, self.w2 = x.shape, ho * wo, w.reshape(co, -1)
-        sample_bytes = self.w2.shape[1] * ho * wo * x.dtype.itemsize
+        self.rows = PADDED_ROWS.get(self.w2.shape[1], 0) if kh * kw > 1 else 0
+        w_cols = self.w2                         # W with zero columns for padded column rows
+        if self.rows:
+            w_cols = xp.zeros((co, self.rows), dtype=w.dtype)
+            w_cols[:, :self.w2.shape[1]] = self.w2
+        sample_bytes = max(self.rows, self.w2.shape[1]) * ho * wo * x.dtype.itemsize
         self.chunks = batch_chunks(n, sample_bytes, num_threads() if xp.__name__ == 'numpy' else 1)
         self.w_t = None
         if (win.sh == win.sw == 1 and co <= ci and win.ph <= win.dh * (kh - 1)
@@ -57,8 +69,8 @@ class Conv2d(Function):
         def run(first, last):
             for k in range(first, last):
                 n0, n1 = self.chunks[k]
-                cols = im2col(x[n0:n1], win)
-                matmul_into(self.w2, cols, y[:, n0 * self.hw:n1 * self.hw])
+                cols = im2col(x[n0:n1], win, self.rows)
+                matmul_into(w_cols, cols, y[:, n0 * self.hw:n1 * self.hw])
                 if keep:
                     self.cols[k] = cols
         parallel_for(run, len(self.chunks), xp, work=n * sample_bytes, uses_blas=True)
@@ -83,7 +95,7 @@ class Conv2d(Function):
                 cols, self.cols[k] = self.cols[k], None
                 if need_w:
                     if cols is None:
-                        cols = im2col(self.x[n0:n1], self.win)
+                        cols = im2col(self.x[n0:n1], self.win, self.rows)
                     dw_parts[k] = cols @ gc.T
                 if need_x and self.w_t is not None:      # transposed convolution
                     g4 = from_channel_major(gc.reshape(co, n1 - n0, *g.shape[2:]))
@@ -98,7 +110,7 @@ class Conv2d(Function):
             dw = dw_parts[0]
             for part in dw_parts[1:]:
                 dw = dw + part
-            dw = dw.T.reshape(co, ci, self.win.kh, self.win.kw)
+            dw = dw[:self.w2.shape[1]].T.reshape(co, ci, self.win.kh, self.win.kw)
         db = g2 @ xp.ones(g2.shape[1], dtype=g.dtype) if need_b else None
         return (from_channel_major(dx) if need_x else None, dw, db)[:len(self.needs_input_grad)]
 

@@ -143,3 +143,20 @@ def test_valid_and_same_geometries_take_the_expected_layout():
     assert is_same_padded(Window.make(3, 1, 1), 6, 6)
     assert col2im_columns(a, Window.make(3, 1, 1), 6, 6) is a
     assert is_same_padded(Window.make(3, 2, 1), 12, 11)
+
+
+@settings(max_examples=30)
+@given(g=conv_geometry(), extra=st.integers(1, 7), data=st.data())
+def test_im2col_rows_appends_zero_rows(g, extra, data):
+    """im2col(x, win, rows) is im2col(x, win) with zero rows appended (windows larger than
+    1x1; a 1x1 window's matrix may be a view of x and is never padded)."""
+    win = window_of(g)
+    x = data.draw(arrays((g['n'], g['ci'], g['h'], g['w'])))
+    plain = im2col(x, win)
+    padded = im2col(x, win, plain.shape[0] + extra)
+    if win.kh * win.kw == 1:
+        np.testing.assert_array_equal(padded, plain)
+        return
+    assert padded.shape == (plain.shape[0] + extra, plain.shape[1])
+    np.testing.assert_array_equal(padded[:plain.shape[0]], plain)
+    assert not padded[plain.shape[0]:].any()

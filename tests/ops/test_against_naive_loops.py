@@ -55,6 +55,32 @@ def test_conv2d_in_batch_chunks_equals_one_chunk(g, data):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
+@settings(max_examples=25)
+@given(g=conv_geometry(max_batch=3), extra=st.integers(1, 9), keep=st.booleans(),
+       data=st.data())
+def test_conv2d_with_zero_padded_column_rows_matches_naive_loop(g, extra, keep, data):
+    """Column rows padded with zeros (ops.conv.PADDED_ROWS, here forced for the drawn
+    C·kh·kw) change neither the output nor the gradients; with and without kept columns."""
+    import halcon_dl.ops.conv as conv_module
+    from halcon_dl.kernels.conv import set_keep_columns_budget
+    from halcon_dl.testing import gradcheck
+    x = data.draw(arrays((g['n'], g['ci'], g['h'], g['w'])))
+    w = data.draw(arrays((g['co'], g['ci'], g['kh'], g['kw'])))
+    kw = dict(stride=g['stride'], padding=g['padding'], dilation=g['dilation'])
+    k = g['ci'] * g['kh'] * g['kw']
+    previous = conv_module.PADDED_ROWS, set_keep_columns_budget((1 << 30) if keep else 0)
+    conv_module.PADDED_ROWS = {k: k + extra}
+    try:
+        xt, wt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
+        y = O.conv2d(xt, wt, **kw)
+        assert y.node.rows == (k + extra if g['kh'] * g['kw'] > 1 else 0)
+        np.testing.assert_allclose(y.data, naive.conv2d(x, w, **kw), rtol=1e-12, atol=1e-12)
+        gradcheck(lambda a, b: O.conv2d(a, b, **kw), [x, w])
+    finally:
+        conv_module.PADDED_ROWS = previous[0]
+        set_keep_columns_budget(previous[1])
+
+
 def test_conv2d_rejects_mismatched_channels_and_dtypes():
     from halcon_dl import HalconDLError
     x = np.zeros((1, 3, 5, 5), dtype=np.float32)
