@@ -293,6 +293,15 @@ def on_grid(a, win: Window, ho: int, wo: int):
     return grid.reshape(r, n * hq * wq)
 
 
+def _first_per_phase(offsets) -> dict:
+    """{phase: the first of ``offsets`` (tuples (i, j, phase, ...) in scan order) reading it}:
+    col2im writes that offset's values into the phase instead of adding them."""
+    first = {}
+    for offset in offsets:
+        first.setdefault(offset[2], offset)
+    return first
+
+
 def col2im(cols, x_shape: tuple, win: Window, out=None):
     """Adjoint of ``im2col``: a logical NCHW array (channel-major) with every entry of ``cols``
     added onto the input pixel it was read from, ⟨im2col x, c⟩ = ⟨x, col2im(col2im_columns c)⟩.
@@ -318,16 +327,14 @@ def col2im(cols, x_shape: tuple, win: Window, out=None):
     size = n * hq * wq
     xp = array_module(cols)
     cols = cols.reshape(c, win.kh, win.kw, size)
-    first = {}                                  # the first offset writing each phase
-    for i, j, ab, qi, qj in win.offsets():
-        first.setdefault(ab, (i, j, qi * wq + qj))
-    phases = {ab: (xp.empty if shift == 0 else xp.zeros)((c, size), dtype=cols.dtype)
-              for ab, (_, _, shift) in first.items()}
+    first = _first_per_phase(win.offsets())
+    phases = {ab: (xp.empty if qi == qj == 0 else xp.zeros)((c, size), dtype=cols.dtype)
+              for ab, (_, _, _, qi, qj) in first.items()}
 
     def add(lo, hi):
         for i, j, ab, qi, qj in win.offsets():
             shift = qi * wq + qj
-            if first[ab] == (i, j, 0):           # a copy instead of zeros plus an addition
+            if shift == 0 and first[ab][:2] == (i, j):   # a copy, not zeros plus an addition
                 phases[ab][lo:hi] = cols[lo:hi, i, j]
             else:
                 phases[ab][lo:hi, shift:] += cols[lo:hi, i, j, :size - shift]
@@ -349,9 +356,7 @@ def _col2im_same(cols, x_shape: tuple, win: Window, out=None):
     length = n * ho * wo
     xp = array_module(cols)
     cols = cols.reshape(c, win.kh, win.kw, length)
-    first = {}                                  # the first offset writing each phase
-    for i, j, ab, _, _ in win.shifts():
-        first.setdefault(ab, (i, j))
+    first = _first_per_phase(win.shifts())
     single = win.sh == win.sw == 1 and (ho, wo) == (h, w)
     if out is None:
         out = xp.empty((c, n, h, w), dtype=cols.dtype)
@@ -364,7 +369,7 @@ def _col2im_same(cols, x_shape: tuple, win: Window, out=None):
         for i, j, ab, di, dj in win.shifts():
             rows = cols[lo:hi, i, j]
             _zero_padding_reads(rows, n, ho, wo, di, dj)
-            _shifted(phases[ab][lo:hi], rows, -(di * wo + dj), add=first[ab] != (i, j))
+            _shifted(phases[ab][lo:hi], rows, -(di * wo + dj), add=first[ab][:2] != (i, j))
     parallel_for(add, c, xp, work=cols.size)
     if not flat_out:
         def merge(lo, hi):
