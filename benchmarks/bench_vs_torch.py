@@ -398,9 +398,14 @@ VARIANTS = {     # change -> (what B has that A has not, {(module, name): factor
                       'size)',
                       {('halcon_dl.ops.conv_shifted', 'MIN_COLUMN_BYTES'): lambda: 0}),
     'same-shift': ('im2col/col2im of same-padded windows as flat shifts of the unpadded phases '
-                   '(main: copies from the padded phases, col2im on the phase grid)',
-                   {('halcon_dl.ops.conv', 'Conv2d'): lambda: _old_module(
-                       'halcon_dl.ops.conv', 'main', ['halcon_dl.kernels.conv']).Conv2d}),
+                   '(A: copies from the zero-padded phases, col2im on the phase grid)',
+                   {('halcon_dl.kernels.conv', 'is_same_padded'): lambda: lambda *args: False}),
+    'pad-rows': ('27 im2col rows (RGB 3x3) padded to 32 with zeros (A: 27 rows)',
+                 {('halcon_dl.ops.conv', 'PADDED_ROWS'): lambda: {}}),
+    'bn-keeps-input': ('BatchNorm keeps its input and the mean for backward (A: keeps x - mean, '
+                       'as at 9fe0fd9)',
+                       {('halcon_dl.ops.normalization', 'BatchNorm2d'): lambda: _old_module(
+                           'halcon_dl.ops.normalization', '9fe0fd9').BatchNorm2d}),
     'pool-inline': ('the caller runs the first range of a parallel section itself (main: all '
                     'ranges on the pool)',
                     {(m, 'parallel_for'): _main_parallel_for

@@ -13,8 +13,9 @@ from ..kernels.parallel import num_threads, parallel_for
 
 # Column counts C·kh·kw whose products run faster with zero rows appended (measured, 2-core
 # AMD machine, OpenBLAS, 2 batch chunks on 2 threads of 32 x 64 x 64 outputs, 16 filters):
-# 27 (RGB 3x3) -> 32: weight gradient 5.88 -> 3.12 ms, forward 3.13 -> 3.46 ms.  Measured
-# without gain: 9 -> 16 or 32, 54 -> 64.
+# 27 (RGB 3x3) -> 32: weight gradient 5.88 -> 3.12 ms (with 27 rows two threads were no
+# faster than one), forward 3.13 -> 3.46 ms; CLS step -2 to -4 % (bench_vs_torch.py --ab
+# pad-rows), SEG and DET within the noise.  Measured without gain: 9 -> 16 or 32, 54 -> 64.
 PADDED_ROWS = {27: 32}
 
 
@@ -32,6 +33,9 @@ class Conv2d(Function):
     that the threads' columns together fit the im2col budget.  The columns are kept for
     backward when all of them fit the keep-columns budget (``kernels.conv``), else rebuilt there
     from x.  dW adds the chunks' parts in chunk order: deterministic for a given thread count.
+
+    Column counts listed in ``PADDED_ROWS`` get zero rows appended to cols (and zero columns
+    to W): the same products, in a shape the BLAS runs faster.
 
     Stride 1 with Co <= Ci and padding p <= d(k-1): dX is the transposed convolution
     dX = conv(dY, W') with W'[c,o,i,j] = W[o,c,k-1-i,k-1-j], padding d(k-1) - p — its im2col has
