@@ -34,7 +34,7 @@ peak resident set (VmHWM) minus the resident set before the first step is report
 frameworks are measured the same way; halcon_dl's peak of traced NumPy memory is given too.
 
 ``--ab CHANGE``: an A/B measurement of one change of halcon_dl (``VARIANTS``: A without it, B
-with it; ``all``: every one of them, A being main's code), rounds of [A, B, A (A/A), B (B/B)]
+with it; ``all``: every one of them, A with all of them undone), rounds of [A, B, A (A/A), B (B/B)]
 on the same model and batches, medians and B/A.
 
 ``--profile``: where halcon_dl's step spends its time: every op's forward and backward (by op
@@ -360,41 +360,44 @@ def _old_module(module, rev='main', with_modules=()):
         sys.modules[old.__name__] = old
         source = source.replace(f'from ..{dep.split(".", 1)[1]} import',
                                 f'from {old.__name__} import')
-    spec = importlib.util.spec_from_loader(f'{package}._{rev}_{leaf}', loader=None)
+    tag = ''.join(ch if ch.isalnum() else '_' for ch in rev)     # '006c7cf~1' -> '006c7cf_1'
+    spec = importlib.util.spec_from_loader(f'{package}._{tag}_{leaf}', loader=None)
     old = _ORIGINAL[key] = importlib.util.module_from_spec(spec)
     old.__package__ = package
     exec(compile(source, f'{rev}:{path}', 'exec'), old.__dict__)
     return old
 
 
-def _main_conv2d():
-    """main's Conv2d on main's im2col/col2im, with this branch's chunks and keep budget (so
-    that only col2im differs)."""
+def _conv2d_before_grid():
+    """Conv2d and its im2col/col2im as they were before col2im moved onto the phase grid
+    (006c7cf), with today's chunks and keep budget (so that only col2im differs)."""
     from halcon_dl.kernels.conv import batch_chunks, keep_columns_budget
-    old = _old_module('halcon_dl.ops.conv', 'main', ['halcon_dl.kernels.conv'])
+    old = _old_module('halcon_dl.ops.conv', '006c7cf~1', ['halcon_dl.kernels.conv'])
     old.im2col_budget, old.batch_chunks = keep_columns_budget, batch_chunks
     return old.Conv2d
 
 
-def _main_parallel_for():
-    return _old_module('halcon_dl.kernels.parallel').parallel_for
+def _parallel_for_before_inline():
+    """parallel_for as it was before the caller ran the first range itself (63b824f)."""
+    return _old_module('halcon_dl.kernels.parallel', '63b824f~1').parallel_for
 
 
 _ORIGINAL = {}
 VARIANTS = {     # change -> (what B has that A has not, {(module, name): factory of A's version})
     'fuse-upsample': ('the fused nearest upsampling + convolution of the SEG decoder',
                       {('halcon_dl.ops.upsample_conv', 'fusable'): lambda: lambda *args: False}),
-    'keep-columns': ('columns kept for backward only up to the keep-columns budget (main: up to '
+    'keep-columns': ('columns kept for backward only up to the keep-columns budget (A: up to '
                      'the im2col budget)',
                      {('halcon_dl.ops.conv', 'keep_columns_budget'): lambda: lambda: 128 << 20}),
-    'col2im-grid': ('col2im as shifted additions on the phase grid (main: per-row additions)',
-                    {('halcon_dl.ops.conv', 'Conv2d'): _main_conv2d}),
-    'shifted-conv': ('stride-1 convolutions by shifted-window products (main: im2col + GEMM)',
+    'col2im-grid': ('col2im as shifted additions of long rows (flat shifts or the phase grid) '
+                    '(A: per-row additions, as before 006c7cf)',
+                    {('halcon_dl.ops.conv', 'Conv2d'): _conv2d_before_grid}),
+    'shifted-conv': ('stride-1 convolutions by shifted-window products (A: im2col + GEMM)',
                      {('halcon_dl.ops.conv_shifted', 'applies'): lambda: lambda *args: False}),
-    'im2col-16M': ('an im2col budget of 16 MiB: chunks of <= 8 MiB of columns per thread (main: '
+    'im2col-16M': ('an im2col budget of 16 MiB: chunks of <= 8 MiB of columns per thread (A: '
                    '128 MiB)',
                    {('halcon_dl.kernels.conv', '_im2col_budget_bytes'): lambda: 128 << 20}),
-    'shifted-large': ('shifted-window convolutions only from 4 MiB of im2col columns (main: any '
+    'shifted-large': ('shifted-window convolutions only from 4 MiB of im2col columns (A: any '
                       'size)',
                       {('halcon_dl.ops.conv_shifted', 'MIN_COLUMN_BYTES'): lambda: 0}),
     'same-shift': ('im2col/col2im of same-padded windows as flat shifts of the unpadded phases '
@@ -406,9 +409,9 @@ VARIANTS = {     # change -> (what B has that A has not, {(module, name): factor
                        'as at 9fe0fd9)',
                        {('halcon_dl.ops.normalization', 'BatchNorm2d'): lambda: _old_module(
                            'halcon_dl.ops.normalization', '9fe0fd9').BatchNorm2d}),
-    'pool-inline': ('the caller runs the first range of a parallel section itself (main: all '
+    'pool-inline': ('the caller runs the first range of a parallel section itself (A: all '
                     'ranges on the pool)',
-                    {(m, 'parallel_for'): _main_parallel_for
+                    {(m, 'parallel_for'): _parallel_for_before_inline
                      for m in ('halcon_dl.kernels.conv', 'halcon_dl.ops.conv',
                                'halcon_dl.ops.conv_shifted', 'halcon_dl.ops.normalization',
                                'halcon_dl.ops.upsample_conv')}),
@@ -418,7 +421,7 @@ VARIANTS = {     # change -> (what B has that A has not, {(module, name): factor
 def ab(kind, change, steps):
     model, batches = workload(kind)
     if change == 'all':
-        what, targets = 'every change above (A: main)', {}
+        what, targets = 'every change above (A: all undone)', {}
         for _, variant in VARIANTS.values():
             targets.update(variant)
     else:

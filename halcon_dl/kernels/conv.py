@@ -312,9 +312,9 @@ def col2im(cols, x_shape: tuple, win: Window, out=None):
 
     On the phase grid (windows that are not same-padded), kernel offset (i, j) reads phase
     (a, b) at rows qi.., columns qj..: in the phase flattened over (N, Hq, Wq) that is a shift by
-    qi·Wq + qj, so each offset is one addition of C rows of N·Hq·Wq values.  The entries outside the Ho x Wo block of a sample
-    are zero (``on_grid``), so what a shift carries past the end of a grid row or sample adds
-    nothing.  This replaced C·N·Ho additions of Wo values per offset: on the CLS layers
+    qi·Wq + qj, so each offset is one addition of C rows of N·Hq·Wq values.  The entries
+    outside the Ho x Wo block of a sample are zero (``on_grid``), so what a shift carries past
+    the end of a grid row or sample adds nothing.  This replaced C·N·Ho additions of Wo values per offset: on the CLS layers
     (Wo = 32, 16, 8) 3.3 / 2.4 / 2.0 ms -> 1.0 / 0.35 / 0.34 ms per half batch, at the price of
     (Hq·Wq)/(Ho·Wo) = 1.06 / 1.13 / 1.27 as many columns in the product that makes ``cols``;
     the same-padded path (module docstring) has neither the grid's columns nor its copy.
