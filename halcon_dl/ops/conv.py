@@ -14,8 +14,9 @@ from ..kernels.parallel import num_threads, parallel_for
 # Column counts C·kh·kw whose products run faster with zero rows appended (measured, 2-core
 # AMD machine, OpenBLAS, 2 batch chunks on 2 threads of 32 x 64 x 64 outputs, 16 filters):
 # 27 (RGB 3x3) -> 32: weight gradient 5.88 -> 3.12 ms (with 27 rows two threads were no
-# faster than one), forward 3.13 -> 3.46 ms; CLS step -2 to -4 % (bench_vs_torch.py --ab
-# pad-rows), SEG and DET within the noise.  Measured without gain: 9 -> 16 or 32, 54 -> 64.
+# faster than one; forward, 3.13 -> 3.46 ms padded, keeps 27); CLS step -2 to -4 %
+# (bench_vs_torch.py --ab pad-rows), SEG and DET within the noise.  Measured without gain:
+# 9 -> 16 or 32, 54 -> 64.
 PADDED_ROWS = {27: 32}
 
 
@@ -34,8 +35,9 @@ class Conv2d(Function):
     backward when all of them fit the keep-columns budget (``kernels.conv``), else rebuilt there
     from x.  dW adds the chunks' parts in chunk order: deterministic for a given thread count.
 
-    Column counts listed in ``PADDED_ROWS`` get zero rows appended to cols (and zero columns
-    to W): the same products, in a shape the BLAS runs faster.
+    Column counts listed in ``PADDED_ROWS`` get zero rows appended to cols, for the weight
+    gradient's product (forward multiplies the unpadded rows, a view): the same dW, from a
+    product in a shape the BLAS runs faster.
 
     Stride 1 with Co <= Ci and padding p <= d(k-1): dX is the transposed convolution
     dX = conv(dY, W') with W'[c,o,i,j] = W[o,c,k-1-i,k-1-j], padding d(k-1) - p — its im2col has
@@ -53,10 +55,6 @@ class Conv2d(Function):
         ho, wo = win.output_size(h, wd)
         self.x_shape, self.hw, self.w2 = x.shape, ho * wo, w.reshape(co, -1)
         self.rows = PADDED_ROWS.get(self.w2.shape[1], 0) if kh * kw > 1 else 0
-        w_cols = self.w2                         # W with zero columns for padded column rows
-        if self.rows:
-            w_cols = xp.zeros((co, self.rows), dtype=w.dtype)
-            w_cols[:, :self.w2.shape[1]] = self.w2
         sample_bytes = max(self.rows, self.w2.shape[1]) * ho * wo * x.dtype.itemsize
         self.chunks = batch_chunks(n, sample_bytes, num_threads() if xp.__name__ == 'numpy' else 1)
         self.w_t = None
@@ -74,7 +72,7 @@ class Conv2d(Function):
             for k in range(first, last):
                 n0, n1 = self.chunks[k]
                 cols = im2col(x[n0:n1], win, self.rows)
-                matmul_into(w_cols, cols, y[:, n0 * self.hw:n1 * self.hw])
+                matmul_into(self.w2, cols[:self.w2.shape[1]], y[:, n0 * self.hw:n1 * self.hw])
                 if keep:
                     self.cols[k] = cols
         parallel_for(run, len(self.chunks), xp, work=n * sample_bytes, uses_blas=True)
