@@ -50,6 +50,7 @@ import copy
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -540,6 +541,19 @@ def profile(model, batches, steps):
                if getattr(m, 'parallel_for', None) is original_for]
     for m in patched:
         m.parallel_for = counted_for
+    # when each range of a section starts and ends, by thread: how late the pool's threads
+    # start after the caller, and how long the caller then waits for them
+    ranges = collections.defaultdict(list)
+    original_run = parallel._Section.run
+
+    def timed_run(section, fn, lo, hi):
+        t0 = time.perf_counter()
+        try:
+            original_run(section, fn, lo, hi)
+        finally:
+            ranges[section].append((threading.current_thread() is threading.main_thread(),
+                                    t0, time.perf_counter()))
+    parallel._Section.run = timed_run
     total = 0.0
     try:
         for i in range(steps):
@@ -551,6 +565,14 @@ def profile(model, batches, steps):
             setattr(cls, method, fn)
         for m in patched:
             m.parallel_for = original_for
+        parallel._Section.run = original_run
+    lag = wait = 0.0
+    for parts in ranges.values():
+        mine = [(t0, t1) for main, t0, t1 in parts if main]
+        pool = [(t0, t1) for main, t0, t1 in parts if not main]
+        if mine and pool:
+            lag += max(t0 for t0, _ in pool) - mine[0][0]
+            wait += max(0.0, max(t1 for _, t1 in pool) - mine[0][1])
     print(f'  halcon_dl profile (mean per step over {steps} steps; op times include their '
           f'thread-pool sections): step {total / steps * 1e3:.1f} ms')
     in_ops = sum(ops.values())
@@ -560,7 +582,9 @@ def profile(model, batches, steps):
     print(f'    {(total - in_ops) / steps * 1e3:7.2f} ms  outside ops (collate, engine, loss '
           f'checks, optimiser, Python)')
     print(f'    thread-pool sections: {sections["calls"] / steps:.0f} per step, '
-          f'{sections["seconds"] / steps * 1e3:.1f} ms per step spent in them')
+          f'{sections["seconds"] / steps * 1e3:.1f} ms per step spent in them; the pool threads '
+          f'start {lag / steps * 1e3:.1f} ms per step after the caller, which then waits '
+          f'{wait / steps * 1e3:.1f} ms per step for them (both summed over the sections)')
 
 
 def torch_profile(step, inputs, torch):
