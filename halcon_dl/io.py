@@ -45,6 +45,7 @@ import numpy as np
 from .backend import check_runtime, to_numpy
 from .errors import HalconDLError
 from .model import DLModel
+from .nn.layers import weight_budget
 from .params import GET_ONLY, defaults, spec
 from .tasks import TASKS
 
@@ -234,7 +235,17 @@ def _read_archive(zf: zipfile.ZipFile) -> DLModel:
         raise HalconDLError(f'members do not match the layout: missing '
                             f'{sorted(set(expected) - set(members))}, unknown '
                             f'{sorted(set(members) - set(expected))}')
-    model = _rebuild(document)
+    declared = {}
+    for e in entries:                  # what the layout declares must be in the file
+        info, name = members[_member(e['kind'], e['name'])], _member(e['kind'], e['name'])
+        declared[name] = math.prod(e['shape']) * DTYPES[e['dtype']].itemsize
+        if info.file_size < declared[name]:
+            raise HalconDLError(f'{name}: the layout declares an array of {declared[name]} '
+                                f'bytes; the member holds {info.file_size}')
+    network_bytes = sum(declared[_member(e['kind'], e['name'])] for e in document['layout'])
+    with weight_budget(network_bytes, f'the parameters describe a network larger than the '
+                                      f'layout ({network_bytes} bytes of arrays)'):
+        model = _rebuild(document)
     arrays = {(e['kind'], e['name']): _read_array(zf, members[_member(e['kind'], e['name'])], e)
               for e in entries}
     for kind, named in (('parameter', model.network.named_parameters()),

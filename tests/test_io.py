@@ -361,11 +361,14 @@ def with_huge_shape(contents, document, in_layout=True):
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(header, {'descr': '<f4', 'fortran_order': False,
                                                   'shape': tuple(shape)})
-    contents[FC] = header.getvalue() + b'\0' * 64
+    # as many bytes as the layout's array, so that the check reached is the header's
+    contents[FC] = header.getvalue() + b'\0' * len(contents[FC])
 
 
 def with_pickled_array(contents, _):
-    contents[FC] = npy(np.array([Payload(), 1], dtype=object), allow_pickle=True)
+    # padded to the layout's size, so that the check reached is the header's object dtype
+    pickled = npy(np.array([Payload(), 1], dtype=object), allow_pickle=True)
+    contents[FC] = pickled + b'\0' * max(0, len(contents[FC]) - len(pickled))
 
 
 def without_v_of_fc_bias(contents, document):
@@ -420,13 +423,17 @@ CASES = {
     # arrays exchanged or changed behind a valid CRC
     'arrays of one shape swapped': (lambda d: edited(d, edit_members=swap), 'digest'),
     'arrays of two shapes swapped': (
-        lambda d: edited(d, edit_members=lambda c, doc: swap(c, doc, FC, GAMMA)), 'header says'),
+        lambda d: edited(d, edit_members=lambda c, doc: swap(c, doc, FC, GAMMA)),
+        'the layout declares an array of 1536 bytes; the member holds'),
     'a value changed': (lambda d: edited(d, edit_members=with_changed_value), 'digest'),
     'an infinite value with a matching digest': (
         lambda d: edited(d, edit_members=with_non_finite), 'non-finite'),
     'a pickled object array': (lambda d: edited(d, edit_members=with_pickled_array), 'object'),
     'huge shape in layout and header': (lambda d: edited(d, edit_members=with_huge_shape),
-                                        'layout does not match'),
+                                        'the layout declares an array of 4398046511104 bytes'),
+    'a resnet18 of base width 256 for the compact layout': (
+        lambda d: edited(d, lambda doc: doc['params'].update(backbone='resnet18', base_width=256)),
+        'network larger than the layout'),
     'huge shape in the header only': (
         lambda d: edited(d, edit_members=lambda c, doc: with_huge_shape(c, doc, False)),
         'header says shape'),

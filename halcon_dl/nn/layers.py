@@ -7,14 +7,42 @@ numbers.  Biases and BatchNorm shifts start at 0, BatchNorm scales at 1.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import math
+
 import numpy as np
 
 from .. import ops
+from ..errors import HalconDLError
 from .module import Buffer, Module, Parameter
+
+_weight_budget = contextvars.ContextVar('weight_budget', default=None)
+
+
+@contextlib.contextmanager
+def weight_budget(nbytes: int, reason: str):
+    """Within the block, weights drawn by ``he_normal`` may take ``nbytes`` in all; one that
+    would exceed what is left raises HalconDLError (starting with ``reason``) before anything
+    is allocated.  ``read_dl_model`` builds the network a file's parameters describe within
+    the bytes of the file's layout, so a hostile parameter (a huge ``base_width``) cannot
+    allocate more than the file holds."""
+    token = _weight_budget.set([int(nbytes), reason])
+    try:
+        yield
+    finally:
+        _weight_budget.reset(token)
 
 
 def he_normal(rng, shape, fan_in, dtype):
     """Samples of N(0, 2/fan_in) in ``dtype`` (a NumPy array)."""
+    left = _weight_budget.get()
+    if left is not None:
+        need = math.prod(shape) * np.dtype(dtype).itemsize
+        if need > left[0]:
+            raise HalconDLError(f'{left[1]}: a weight of shape {tuple(shape)} needs {need} '
+                                f'bytes, more than the {left[0]} bytes left')
+        left[0] -= need
     return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
 
 
