@@ -199,7 +199,7 @@ def read_dl_model(path, runtime: str = 'cpu') -> DLModel:
     check_runtime(runtime)
     try:
         with open(path, 'rb') as f, zipfile.ZipFile(f) as zf:
-            model = _read_archive(zf)
+            model = _read_archive(zf, os.fstat(f.fileno()).st_size)
     except Exception as exc:        # anything a hostile file can cause is reported as such
         if isinstance(exc, HalconDLError):
             what = str(exc)
@@ -215,7 +215,7 @@ def read_dl_model(path, runtime: str = 'cpu') -> DLModel:
     return model
 
 
-def _read_archive(zf: zipfile.ZipFile) -> DLModel:
+def _read_archive(zf: zipfile.ZipFile, file_bytes: int) -> DLModel:
     infos = zf.infolist()
     members = {i.filename: i for i in infos}
     if JSON_MEMBER not in members:
@@ -237,11 +237,14 @@ def _read_archive(zf: zipfile.ZipFile) -> DLModel:
                             f'{sorted(set(members) - set(expected))}')
     declared = {}
     for e in entries:                  # what the layout declares must be in the file
-        info, name = members[_member(e['kind'], e['name'])], _member(e['kind'], e['name'])
+        name = _member(e['kind'], e['name'])
         declared[name] = math.prod(e['shape']) * DTYPES[e['dtype']].itemsize
-        if info.file_size < declared[name]:
+        if members[name].file_size < declared[name]:
             raise HalconDLError(f'{name}: the layout declares an array of {declared[name]} '
                                 f'bytes; the member holds {info.file_size}')
+    if sum(declared.values()) > file_bytes:        # member sizes are the archive's own claim
+        raise HalconDLError(f'the layout declares {sum(declared.values())} bytes of arrays; the '
+                            f'file has {file_bytes}')
     network_bytes = sum(declared[_member(e['kind'], e['name'])] for e in document['layout'])
     with weight_budget(network_bytes, f'the parameters describe a network larger than the '
                                       f'layout ({network_bytes} bytes of arrays)'):

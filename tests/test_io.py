@@ -365,6 +365,16 @@ def with_huge_shape(contents, document, in_layout=True):
     contents[FC] = header.getvalue() + b'\0' * len(contents[FC])
 
 
+def with_member_size_beyond_the_file(data):
+    """fc.weight declared as 1 GiB in the layout, and its central-directory entry claiming
+    4 GiB: each member looks large enough, the file is not."""
+    data = edited(data, lambda doc: entry(doc, 'parameter', 'fc.weight').update(
+        shape=[1 << 14, 1 << 14]))
+    at = central_offset(data, FC) - 46           # the central directory header of the member
+    huge = (0xFFFFFFF0).to_bytes(4, 'little')
+    return data[:at + 20] + huge + huge + data[at + 28:]
+
+
 def with_pickled_array(contents, _):
     # padded to the layout's size, so that the check reached is the header's object dtype
     pickled = npy(np.array([Payload(), 1], dtype=object), allow_pickle=True)
@@ -431,6 +441,8 @@ CASES = {
     'a pickled object array': (lambda d: edited(d, edit_members=with_pickled_array), 'object'),
     'huge shape in layout and header': (lambda d: edited(d, edit_members=with_huge_shape),
                                         'the layout declares an array of 4398046511104 bytes'),
+    'a member claiming more bytes than the file has': (
+        with_member_size_beyond_the_file, r'declares \d+ bytes of arrays; the file has'),
     'a resnet18 of base width 256 for the compact layout': (
         lambda d: edited(d, lambda doc: doc['params'].update(backbone='resnet18', base_width=256)),
         'network larger than the layout'),
