@@ -241,10 +241,11 @@ def _read_archive(zf: zipfile.ZipFile, file_bytes: int) -> DLModel:
         declared[name] = math.prod(e['shape']) * DTYPES[e['dtype']].itemsize
         if members[name].file_size < declared[name]:
             raise HalconDLError(f'{name}: the layout declares an array of {declared[name]} '
-                                f'bytes; the member holds {info.file_size}')
-    if sum(declared.values()) > file_bytes:        # member sizes are the archive's own claim
-        raise HalconDLError(f'the layout declares {sum(declared.values())} bytes of arrays; the '
-                            f'file has {file_bytes}')
+                                f'bytes; the member holds {members[name].file_size}')
+    total = sum(declared.values())
+    if total > file_bytes:                         # member sizes are the archive's own claim
+        raise HalconDLError(f'the layout declares {total} bytes of arrays; the file has '
+                            f'{file_bytes}')
     network_bytes = sum(declared[_member(e['kind'], e['name'])] for e in document['layout'])
     with weight_budget(network_bytes, f'the parameters describe a network larger than the '
                                       f'layout ({network_bytes} bytes of arrays)'):
